@@ -1,0 +1,36 @@
+"""synthpipe: production-like synthetic data as a scheduled data-platform job.
+
+The Python API mirrors the CLI verbs: ``train``, ``generate``, ``report``, ``validate``,
+``deliver`` and ``run``. Everything heavy is imported lazily, on first use, so
+``import synthpipe`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+from synthpipe.errors import SynthpipeError
+from synthpipe.hookspecs import hookimpl
+
+_API = {
+    "train", "generate", "run", "deliver",
+    "atrain", "agenerate", "load_pipeline", "connect",
+    "list_generators", "get_generator", "list_datasets", "get_dataset",
+    "export_generator", "import_generator", "clone_generator", "delete_generator",
+}
+
+if TYPE_CHECKING:
+    from synthpipe.api import *  # noqa: F403
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from synthpipe import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'synthpipe' has no attribute {name!r}")
+
+
+__all__ = ["SynthpipeError", "__version__", "hookimpl", *sorted(_API)]

@@ -1,0 +1,125 @@
+"""The connector interface: a source to read real tables from and a destination to write to.
+
+A connector kind is a class with a ``kind`` name, a pydantic ``Config`` (``extra="forbid"``)
+describing its connection settings, and the methods below. Default methods raise
+``NotImplementedError`` naming the connector, so a read-only or write-only plugin says plainly
+what it cannot do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from synthpipe.errors import TargetExistsError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from synthpipe.schema import Table
+
+
+class WriteMode(StrEnum):
+    """What to do when a target table already exists."""
+
+    OVERWRITE = "overwrite"  # replace it; readers see the old or the new table, never a mix
+    APPEND = "append"  # insert into it; columns are matched by name and type-checked first
+    FAIL = "fail"  # refuse, before anything is written, listing every existing target
+
+
+class ConnectorConfig(BaseModel):
+    """Base of connector settings; secrets are ``SecretStr`` so they never show in reprs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Batches = Iterable["pa.RecordBatch"]
+
+
+class Connector:
+    """Base class of every connector; subclasses set ``kind`` and ``Config``."""
+
+    kind: ClassVar[str] = ""
+    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    # Fields of Config that hold secrets; masked wherever the config is shown.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: ConnectorConfig | dict | None = None, **options):
+        if config is None or isinstance(config, dict):
+            config = self.Config(**{**(config or {}), **options})
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({describe(self.config)})"
+
+    def _unsupported(self, what: str):
+        return NotImplementedError(f"connector '{self.kind}' does not support {what}")
+
+    # -- source ---------------------------------------------------------------------------
+    def locations(self, prefix: str = "") -> list[str]:
+        """Locations (schemas, folders, prefixes) below ``prefix`` that hold tables."""
+        raise self._unsupported("listing locations")
+
+    def tables(self, location: str | None = None) -> list[str]:
+        """Names of the tables at a location."""
+        raise self._unsupported("listing tables")
+
+    def schema(self, location: str | None = None, tables: list[str] | None = None) -> list[Table]:
+        """Tables at a location with columns, types, nullability, keys and row counts.
+
+        Reads only the catalog (or file metadata), never the data itself.
+        """
+        raise self._unsupported("schema discovery")
+
+    def read(self, table: str, location: str | None = None, *, columns: list[str] | None = None,
+             batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The table's rows as Arrow record batches of at most ``batch_size`` rows."""
+        raise self._unsupported("reading")
+
+    # -- destination ------------------------------------------------------------------------
+    def exists(self, table: str, location: str | None = None) -> bool:
+        """Whether the target table (or object) exists."""
+        raise self._unsupported("checking targets")
+
+    def write(self, table: Table, data: Batches, location: str | None = None,
+              mode: WriteMode = WriteMode.FAIL) -> int:
+        """Write one table's batches with the given mode; returns rows written."""
+        raise self._unsupported("writing")
+
+    def write_tables(self, tables: list[tuple[Table, Batches]], location: str | None = None,
+                     mode: WriteMode = WriteMode.FAIL, *,
+                     create_constraints: bool = False) -> dict[str, int]:
+        """Write several tables, parents first (the caller orders them).
+
+        Mode ``fail`` checks every target before writing any, so nothing is written when one
+        exists. ``create_constraints`` asks backends with constraints to create primary and
+        foreign keys on new tables. Connectors with multi-table transactions override this.
+        """
+        mode = WriteMode(mode)
+        if mode is WriteMode.FAIL:
+            existing = [t.name for t, _ in tables if self.exists(t.name, location)]
+            if existing:
+                raise TargetExistsError(existing)
+        return {t.name: self.write(t, data, location, mode) for t, data in tables}
+
+    def close(self) -> None:
+        """Release connections; the connector may not be used afterwards."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def describe(config: BaseModel) -> str:
+    """A one-line view of a config with every secret masked."""
+    parts = []
+    for name, value in config:
+        if isinstance(value, SecretStr):
+            value = "***" if value.get_secret_value() else ""
+        parts.append(f"{name}={value!r}")
+    return ", ".join(parts)

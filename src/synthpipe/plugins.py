@@ -1,0 +1,150 @@
+"""The plugin manager: built-ins from a default list, third parties from entry points.
+
+Built-in plugins are registered exactly like third-party ones, through the same hooks. A plugin
+that fails to import is recorded as broken (with the error and the command that would fix it)
+and skipped, so one bad distribution never breaks the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+
+import pluggy
+
+from synthpipe import hookspecs
+from synthpipe.errors import PluginError
+
+ENTRY_POINT_GROUP = "synthpipe"
+
+# Embedded plugins, loaded through the same hooks as third-party ones.
+DEFAULT_PLUGINS = (
+    "synthpipe.connectors.files",
+    "synthpipe.connectors.duckdb",
+    "synthpipe.generators.independent",
+    "synthpipe.generators.fidelity",
+)
+
+
+@dataclass
+class PluginInfo:
+    """One loaded or broken plugin, as `synthpipe plugins` shows it."""
+
+    name: str
+    origin: str  # "builtin" or the distribution name and version
+    connectors: list[str] = field(default_factory=list)
+    generators: list[str] = field(default_factory=list)
+    error: str | None = None
+    fix: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins provide, keyed by ``kind``."""
+
+    connectors: dict[str, type] = field(default_factory=dict)
+    generators: dict[str, type] = field(default_factory=dict)
+    plugins: list[PluginInfo] = field(default_factory=list)
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("SYNTHPIPE_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _fix_for(dist_name: str | None, module: str) -> str:
+    if dist_name:
+        return f"pip install --force-reinstall {dist_name}"
+    return f"pip install {module.split('.')[0]}"
+
+
+def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registry: Registry) -> None:
+    """Run one plugin's hooks, filing what it registers under its name."""
+    hook_caller = pm.subset_hook_caller
+    others = [p for p in pm.get_plugins() if p is not plugin]
+
+    def register_connector(cls: type) -> None:
+        registry.connectors[cls.kind] = cls
+        info.connectors.append(cls.kind)
+
+    def register_generator(cls: type) -> None:
+        registry.generators[cls.kind] = cls
+        info.generators.append(cls.kind)
+
+    hook_caller("register_connectors", others)(register=register_connector)
+    hook_caller("register_generators", others)(register=register_generator)
+
+
+def _load(pm: pluggy.PluginManager, registry: Registry, name: str, origin: str, loader, dist: str | None) -> None:
+    info = PluginInfo(name=name, origin=origin)
+    registry.plugins.append(info)
+    try:
+        plugin = loader()
+        pm.register(plugin, name=name)
+        pm.check_pending()
+        _collect(pm, plugin, info, registry)
+    except Exception as exc:  # a broken plugin is reported, never fatal
+        if pm.has_plugin(name):
+            pm.unregister(name=name)
+        info.error = f"{type(exc).__name__}: {exc}"
+        info.fix = _fix_for(dist, name)
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+@cache
+def get_registry() -> Registry:
+    """Load every allowed plugin once per process and return what they registered."""
+    pm = pluggy.PluginManager("synthpipe")
+    pm.add_hookspecs(hookspecs)
+    registry = Registry()
+    allowed = _allowed()
+    for module in DEFAULT_PLUGINS:
+        _load(pm, registry, module, "builtin", lambda m=module: importlib.import_module(m), None)
+    for ep in _entry_points():
+        if allowed is not None and ep.name not in allowed:
+            continue
+        dist = ep.dist.name if ep.dist else None
+        origin = f"{dist} {ep.dist.version}" if ep.dist else "entry point"
+        _load(pm, registry, ep.name, origin, ep.load, dist)
+    return registry
+
+
+def reload() -> Registry:
+    """Forget loaded plugins and load them again (after installing one, or in tests)."""
+    get_registry.cache_clear()
+    return get_registry()
+
+
+def connector_class(kind: str) -> type:
+    """The connector class registered under ``kind``, or a PluginError naming the fix."""
+    return _lookup(get_registry().connectors, kind, "connector")
+
+
+def generator_class(kind: str) -> type:
+    """The generator class registered under ``kind``, or a PluginError naming the fix."""
+    return _lookup(get_registry().generators, kind, "generator")
+
+
+def _lookup(table: dict[str, type], kind: str, what: str) -> type:
+    if kind in table:
+        return table[kind]
+    for info in get_registry().plugins:
+        if info.broken and kind in info.name:
+            raise PluginError(f"{what} '{kind}' comes from plugin '{info.name}', which failed to load "
+                              f"({info.error}); fix it with `{info.fix}`")
+    known = ", ".join(sorted(table)) or "none"
+    hint = f"synthpipe-{kind}"
+    raise PluginError(f"unknown {what} '{kind}' (available: {known}); install the plugin that "
+                      f"provides it, e.g. `pip install {hint}`, and check `synthpipe plugins`")
