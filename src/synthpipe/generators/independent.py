@@ -131,7 +131,8 @@ def _clip(column: pa.Array) -> pa.Array:
     source = _temporal_ints(column) if temporal else column.cast(pa.float64())
     lo, hi = np.quantile(source.drop_null().to_numpy(), CLIP_QUANTILES, method="inverted_cdf")
     lo_s, hi_s = pa.scalar(lo.item()), pa.scalar(hi.item())
-    clipped = pc.min_element_wise(pc.max_element_wise(source, lo_s), hi_s)
+    clipped = pc.min_element_wise(pc.max_element_wise(source, lo_s, skip_nulls=False), hi_s,
+                                  skip_nulls=False)
     if temporal:
         storage = pa.int32() if column.type.bit_width == 32 else pa.int64()
         return clipped.cast(storage).cast(column.type)

@@ -1,0 +1,35 @@
+"""Fixtures shared by every test: an empty artifact store and the demo pipeline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_PIPELINE = ROOT / "dags" / "pipelines" / "ratdat_demo.yaml"
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def service_missing(reason: str):
+    """Skip a test whose service is absent; in CI (SYNTHPIPE_REQUIRE_SERVICES=1) fail it."""
+    if os.environ.get("SYNTHPIPE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty SYNTHPIPE_HOME for the test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("SYNTHPIPE_HOME", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline() -> Path:
+    """The demo pipeline file shipped in dags/pipelines."""
+    return DEMO_PIPELINE
