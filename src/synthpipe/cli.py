@@ -144,7 +144,7 @@ def connectors_schema(ctx, connector, options, location, tables):
 
     with connect({"connector": connector, "options": _options(options)}) as conn:
         found = conn.schema(location, list(tables) or None)
-    data = [t.model_dump(mode="json", exclude_defaults=True) for t in found]
+    data = [t.model_dump(mode="json", exclude_none=True) for t in found]
     ctx.emit(data, None)
     if not ctx.as_json:
         for table in found:

@@ -66,7 +66,10 @@ class FilesConnector(Connector):
         return [loc for loc in found if loc.startswith(prefix)]
 
     def _holds_tables(self, folder: Path) -> bool:
-        return any(p.suffix in SUFFIXES and p.is_file() for p in folder.iterdir())
+        if _is_parts_folder(folder):
+            return False  # a table stored as parts, not a location
+        return any((p.is_file() and p.suffix in SUFFIXES) or (p.is_dir() and _is_parts_folder(p))
+                   for p in folder.iterdir())
 
     def tables(self, location: str | None = None) -> list[str]:
         folder = self._folder(location)
@@ -143,6 +146,11 @@ class FilesConnector(Connector):
             Path(tmp).unlink(missing_ok=True)
             raise
         return rows
+
+
+def _is_parts_folder(folder: Path) -> bool:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix == ".parquet"]
+    return bool(files) and all(p.name.startswith("part-") for p in files)
 
 
 def _check_append(table: str, old, new) -> None:
