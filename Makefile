@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 EDITABLES := -e . $(foreach p,$(PLUGIN_DIRS),-e $(p))
 # Extras the test suite exercises (Great Expectations, dbt, Airflow) besides the test tools.
-TEST_EXTRAS ?= test
+TEST_EXTRAS ?= test,gx,dbt,airflow
 PYTEST_ARGS ?=
 
 .PHONY: install install-test demo test lint format bench clean

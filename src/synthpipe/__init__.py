@@ -15,10 +15,22 @@ from synthpipe.errors import SynthpipeError
 from synthpipe.hookspecs import hookimpl
 
 _API = {
-    "train", "generate", "run", "deliver",
-    "atrain", "agenerate", "load_pipeline", "connect",
-    "list_generators", "get_generator", "list_datasets", "get_dataset",
-    "export_generator", "import_generator", "clone_generator", "delete_generator",
+    "train",
+    "generate",
+    "run",
+    "deliver",
+    "atrain",
+    "agenerate",
+    "load_pipeline",
+    "connect",
+    "list_generators",
+    "get_generator",
+    "list_datasets",
+    "get_dataset",
+    "export_generator",
+    "import_generator",
+    "clone_generator",
+    "delete_generator",
 }
 
 if TYPE_CHECKING:

@@ -30,9 +30,21 @@ if TYPE_CHECKING:
     from synthpipe.progress import Progress
 
 __all__ = [
-    "agenerate", "atrain", "clone_generator", "connect", "delete_generator", "deliver",
-    "export_generator", "generate", "get_dataset", "get_generator", "import_generator",
-    "list_datasets", "list_generators", "load_pipeline", "run",
+    "agenerate",
+    "atrain",
+    "clone_generator",
+    "connect",
+    "delete_generator",
+    "deliver",
+    "export_generator",
+    "generate",
+    "get_dataset",
+    "get_generator",
+    "import_generator",
+    "list_datasets",
+    "list_generators",
+    "load_pipeline",
+    "run",
 ]
 
 PipelineLike = Pipeline | str | Path
@@ -49,18 +61,27 @@ def connect(connection: Connection | dict):
     return engine.connect(connection)
 
 
-def train(pipeline: PipelineLike | None = None, *, source: Source | dict | None = None,
-          tables: list[Table | dict] | None = None, generator: str | None = None,
-          model_configuration: dict | None = None, name: str | None = None,
-          holdout: float | None = None, home: str | Path | None = None,
-          progress: Progress | None = None) -> GeneratorRecord:
+def train(
+    pipeline: PipelineLike | None = None,
+    *,
+    source: Source | dict | None = None,
+    tables: list[Table | dict] | None = None,
+    generator: str | None = None,
+    model_configuration: dict | None = None,
+    name: str | None = None,
+    holdout: float | None = None,
+    home: str | Path | None = None,
+    progress: Progress | None = None,
+) -> GeneratorRecord:
     """Train a generator from a pipeline file, or from a source and table settings."""
     if pipeline is not None:
         p = _pipeline(pipeline)
         source_, section = p.source, p.generator
         overrides, kind = section.tables, section.generator
-        settings, holdout = section.model_configuration, section.holdout if holdout is None \
-            else holdout
+        settings, holdout = (
+            section.model_configuration,
+            section.holdout if holdout is None else holdout,
+        )
         name = name or section.name or p.name
     elif source is not None:
         source_ = Source.model_validate(source) if isinstance(source, dict) else source
@@ -73,15 +94,31 @@ def train(pipeline: PipelineLike | None = None, *, source: Source | dict | None 
         kind = generator
     with engine.connect(source_) as connector:
         resolved = engine.resolve_tables(connector, source_, overrides)
-        config = GeneratorConfig(name=name or "generator", generator=kind, tables=resolved,
-                                 model_configuration=settings)
-        return engine.train(connector, source_, config, store=Store(home), holdout=holdout,
-                            progress=progress, name=name)
+        config = GeneratorConfig(
+            name=name or "generator", generator=kind, tables=resolved, model_configuration=settings
+        )
+        return engine.train(
+            connector,
+            source_,
+            config,
+            store=Store(home),
+            holdout=holdout,
+            progress=progress,
+            name=name,
+        )
 
 
-def generate(generator: str, *, sizes: dict[str, int] | None = None, seed: int = 0,
-             partitions: int = 1, name: str | None = None, home: str | Path | None = None,
-             progress: Progress | None = None, **spec) -> DatasetRecord:
+def generate(
+    generator: str,
+    *,
+    sizes: dict[str, int] | None = None,
+    seed: int = 0,
+    partitions: int = 1,
+    name: str | None = None,
+    home: str | Path | None = None,
+    progress: Progress | None = None,
+    **spec,
+) -> DatasetRecord:
     """Generate a synthetic dataset from a trained generator (by id or name)."""
     sample = SampleSpec(sizes=sizes or {}, seed=seed, partitions=partitions, **spec)
     return engine.generate(Store(home), generator, sample, name=name, progress=progress)
@@ -97,8 +134,13 @@ async def agenerate(*args, **kwargs) -> DatasetRecord:
     return await asyncio.to_thread(generate, *args, **kwargs)
 
 
-def deliver(dataset: str, delivery: Delivery | dict | PipelineLike, *,
-            home: str | Path | None = None, force: bool = False) -> dict[str, dict[str, int]]:
+def deliver(
+    dataset: str,
+    delivery: Delivery | dict | PipelineLike,
+    *,
+    home: str | Path | None = None,
+    force: bool = False,
+) -> dict[str, dict[str, int]]:
     """Write a dataset to the destinations of a Delivery (or of every delivery of a pipeline).
 
     A dataset whose validation failed is refused unless ``force`` (recorded on the dataset).
@@ -111,22 +153,30 @@ def deliver(dataset: str, delivery: Delivery | dict | PipelineLike, *,
         deliveries = _pipeline(delivery).delivery
     store = Store(home)
     record = store.dataset(dataset)
-    return {d.destination.connector: _deliver_one(store, record, d, force or d.force)
-            for d in deliveries}
+    return {
+        d.destination.connector: _deliver_one(store, record, d, force or d.force)
+        for d in deliveries
+    }
 
 
-def _deliver_one(store: Store, record: DatasetRecord, delivery: Delivery,
-                 force: bool) -> dict[str, int]:
+def _deliver_one(
+    store: Store, record: DatasetRecord, delivery: Delivery, force: bool
+) -> dict[str, int]:
     if record.status is not Status.DONE:
-        raise SynthpipeError(f"dataset '{record.name}' is {record.status}; only complete "
-                             "datasets (status DONE) can be delivered")
+        raise SynthpipeError(
+            f"dataset '{record.name}' is {record.status}; only complete "
+            "datasets (status DONE) can be delivered"
+        )
     validation = record.validation or {}
     if validation.get("success") is False:
         if not force:
-            raise SynthpipeError(f"dataset '{record.name}' failed validation; fix the generator "
-                                 "or pass force=True (--force) to deliver it anyway")
-        record.forced_delivery.append({"at": time.time(),
-                                       "destination": delivery.destination.connector})
+            raise SynthpipeError(
+                f"dataset '{record.name}' failed validation; fix the generator "
+                "or pass force=True (--force) to deliver it anyway"
+            )
+        record.forced_delivery.append(
+            {"at": time.time(), "destination": delivery.destination.connector}
+        )
         store.save(record)
     config = GeneratorConfig.model_validate(store.generator(record.generator_id).config)
     tables = []
@@ -134,8 +184,12 @@ def _deliver_one(store: Store, record: DatasetRecord, delivery: Delivery,
         target = _delivered_table(table)
         tables.append((target, _batches(store, record, table.name)))
     with engine.connect(delivery.destination) as connector:
-        return connector.write_tables(tables, delivery.location, WriteMode(delivery.mode),
-                                      create_constraints=delivery.create_constraints)
+        return connector.write_tables(
+            tables,
+            delivery.location,
+            WriteMode(delivery.mode),
+            create_constraints=delivery.create_constraints,
+        )
 
 
 def _delivered_table(table: Table) -> Table:
@@ -151,20 +205,27 @@ def _batches(store: Store, record: DatasetRecord, table: str):
         yield from pq.ParquetFile(folder / part).iter_batches(batch_size=100_000)
 
 
-def run(pipeline: PipelineLike, *, home: str | Path | None = None,
-        progress: Progress | None = None) -> dict:
+def run(
+    pipeline: PipelineLike, *, home: str | Path | None = None, progress: Progress | None = None
+) -> dict:
     """Run a whole pipeline: train, generate, then deliver to every destination."""
     p = _pipeline(pipeline)
     generator = train(p, home=home, progress=progress)
     spec = p.generation
-    dataset = engine.generate(Store(home), generator.id, spec, name=f"{p.name}-synthetic",
-                              progress=progress)
+    dataset = engine.generate(
+        Store(home), generator.id, spec, name=f"{p.name}-synthetic", progress=progress
+    )
     delivered = {}
     for i, delivery in enumerate(p.delivery):
         delivered[f"{i}:{delivery.destination.connector}"] = _deliver_one(
-            Store(home), Store(home).dataset(dataset.id), delivery, delivery.force)
-    return {"generator": generator.id, "dataset": dataset.id, "tables": dataset.tables,
-            "delivered": delivered}
+            Store(home), Store(home).dataset(dataset.id), delivery, delivery.force
+        )
+    return {
+        "generator": generator.id,
+        "dataset": dataset.id,
+        "tables": dataset.tables,
+        "delivered": delivered,
+    }
 
 
 def list_generators(home: str | Path | None = None) -> list[GeneratorRecord]:
@@ -188,13 +249,15 @@ def export_generator(ref: str, path: str | Path, home: str | Path | None = None)
     return Store(home).export_generator(ref, path)
 
 
-def import_generator(path: str | Path, *, name: str | None = None,
-                     home: str | Path | None = None) -> GeneratorRecord:
+def import_generator(
+    path: str | Path, *, name: str | None = None, home: str | Path | None = None
+) -> GeneratorRecord:
     return Store(home).import_generator(path, name=name)
 
 
-def clone_generator(ref: str, *, name: str | None = None,
-                    home: str | Path | None = None) -> GeneratorRecord:
+def clone_generator(
+    ref: str, *, name: str | None = None, home: str | Path | None = None
+) -> GeneratorRecord:
     return Store(home).clone_generator(ref, name=name)
 
 

@@ -64,8 +64,12 @@ pass_ctx = click.make_pass_decorator(Context)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="synthpipe")
-@click.option("--home", envvar="SYNTHPIPE_HOME", default=None,
-              help="Artifact store root [env SYNTHPIPE_HOME; default ./.synthpipe].")
+@click.option(
+    "--home",
+    envvar="SYNTHPIPE_HOME",
+    default=None,
+    help="Artifact store root [env SYNTHPIPE_HOME; default ./.synthpipe].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON, for scripts.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
@@ -90,8 +94,12 @@ def plugins(ctx):
     if ctx.as_json:
         return
     for info in infos:
-        provides = ", ".join([*(f"connector:{c}" for c in info.connectors),
-                              *(f"generator:{g}" for g in info.generators)])
+        provides = ", ".join(
+            [
+                *(f"connector:{c}" for c in info.connectors),
+                *(f"generator:{g}" for g in info.generators),
+            ]
+        )
         if info.broken:
             click.echo(f"{info.name:40} {info.origin:28} BROKEN: {info.error}")
             click.echo(f"{'':40} fix: {info.fix}")
@@ -114,8 +122,14 @@ def connectors():
     """Explore a source: its locations and the schema of its tables."""
 
 
-_option = click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
-                       help="Connector setting, e.g. -o path=data/ (repeatable).")
+_option = click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Connector setting, e.g. -o path=data/ (repeatable).",
+)
 
 
 @connectors.command("locations")
@@ -154,8 +168,10 @@ def connectors_schema(ctx, connector, options, location, tables):
                 null = "" if column.nullable else " not null"
                 click.echo(f"  {column.name}: {column.type.value}{null}")
             for fk in table.foreign_keys:
-                click.echo(f"  fk {','.join(fk.columns)} -> {fk.referenced_table}"
-                           f"{' (context)' if fk.is_context else ''}")
+                click.echo(
+                    f"  fk {','.join(fk.columns)} -> {fk.referenced_table}"
+                    f"{' (context)' if fk.is_context else ''}"
+                )
 
 
 # -- verbs --------------------------------------------------------------------------------------
@@ -170,11 +186,12 @@ def train(ctx, pipeline, name, kind):
     """Train a generator on the source tables of PIPELINE."""
     from synthpipe import api
 
-    record = api.train(pipeline, name=name, generator=kind, home=ctx.home,
-                       progress=ctx.progress())
-    ctx.emit(record.model_dump(mode="json", exclude={"statistics", "config"}),
-             f"trained generator {record.name} ({record.id}) in "
-             f"{record.timings.get('train', 0):.1f}s on {_rows(record.training_rows)}")
+    record = api.train(pipeline, name=name, generator=kind, home=ctx.home, progress=ctx.progress())
+    ctx.emit(
+        record.model_dump(mode="json", exclude={"statistics", "config"}),
+        f"trained generator {record.name} ({record.id}) in "
+        f"{record.timings.get('train', 0):.1f}s on {_rows(record.training_rows)}",
+    )
 
 
 def _rows(counts: dict[str, int]) -> str:
@@ -193,8 +210,13 @@ def _sizes(pairs: tuple[str, ...]) -> dict[str, int]:
 
 @cli.command()
 @click.argument("generator")
-@click.option("--size", "sizes", multiple=True, metavar="TABLE=ROWS",
-              help="Rows of a table (repeatable); root default = training rows.")
+@click.option(
+    "--size",
+    "sizes",
+    multiple=True,
+    metavar="TABLE=ROWS",
+    help="Rows of a table (repeatable); root default = training rows.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--partitions", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--name", default=None, help="Dataset name.")
@@ -203,12 +225,21 @@ def generate(ctx, generator, sizes, seed, partitions, name):
     """Generate a synthetic dataset from GENERATOR (id or name)."""
     from synthpipe import api
 
-    record = api.generate(generator, sizes=_sizes(sizes), seed=seed, partitions=partitions,
-                          name=name, home=ctx.home, progress=ctx.progress())
+    record = api.generate(
+        generator,
+        sizes=_sizes(sizes),
+        seed=seed,
+        partitions=partitions,
+        name=name,
+        home=ctx.home,
+        progress=ctx.progress(),
+    )
     rows = {t: v["rows"] for t, v in record.tables.items()}
-    ctx.emit(record.model_dump(mode="json"),
-             f"generated dataset {record.name} ({record.id}): {_rows(rows)}\n"
-             f"parts in {api.Store(ctx.home).dataset_dir(record.id) / 'tables'}")
+    ctx.emit(
+        record.model_dump(mode="json"),
+        f"generated dataset {record.name} ({record.id}): {_rows(rows)}\n"
+        f"parts in {api.Store(ctx.home).dataset_dir(record.id) / 'tables'}",
+    )
 
 
 @cli.command()
@@ -260,11 +291,17 @@ def generators_list(ctx):
     from synthpipe import api
 
     records = api.list_generators(ctx.home)
-    ctx.emit([r.model_dump(mode="json", include={"id", "name", "status", "generator",
-                                                 "created_at", "training_rows"})
-              for r in records],
-             "\n".join(f"{r.id}  {r.name:24} {r.status.value:12} {r.generator}" for r in records)
-             or "no generators yet; train one with `synthpipe train PIPELINE`")
+    ctx.emit(
+        [
+            r.model_dump(
+                mode="json",
+                include={"id", "name", "status", "generator", "created_at", "training_rows"},
+            )
+            for r in records
+        ],
+        "\n".join(f"{r.id}  {r.name:24} {r.status.value:12} {r.generator}" for r in records)
+        or "no generators yet; train one with `synthpipe train PIPELINE`",
+    )
 
 
 @generators.command("show")
@@ -298,8 +335,9 @@ def generators_import(ctx, path, name):
     from synthpipe import api
 
     record = api.import_generator(path, name=name, home=ctx.home)
-    ctx.emit({"id": record.id, "name": record.name},
-             f"imported generator {record.name} ({record.id})")
+    ctx.emit(
+        {"id": record.id, "name": record.name}, f"imported generator {record.name} ({record.id})"
+    )
 
 
 @generators.command("clone")
@@ -334,11 +372,18 @@ def datasets_list(ctx):
     from synthpipe import api
 
     records = api.list_datasets(ctx.home)
-    ctx.emit([r.model_dump(mode="json", include={"id", "name", "status", "generator_id",
-                                                 "tables"}) for r in records],
-             "\n".join(f"{r.id}  {r.name:28} {r.status.value:12} "
-                       f"{_rows({t: v['rows'] for t, v in r.tables.items()})}" for r in records)
-             or "no datasets yet; generate one with `synthpipe generate GENERATOR`")
+    ctx.emit(
+        [
+            r.model_dump(mode="json", include={"id", "name", "status", "generator_id", "tables"})
+            for r in records
+        ],
+        "\n".join(
+            f"{r.id}  {r.name:28} {r.status.value:12} "
+            f"{_rows({t: v['rows'] for t, v in r.tables.items()})}"
+            for r in records
+        )
+        or "no datasets yet; generate one with `synthpipe generate GENERATOR`",
+    )
 
 
 @datasets.command("show")

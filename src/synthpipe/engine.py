@@ -36,8 +36,9 @@ def connect(connection: Connection) -> Connector:
         return cls(**connection.options)
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(problems, source=f"options of connector '{connection.connector}'") \
-            from None
+        raise ConfigError(
+            problems, source=f"options of connector '{connection.connector}'"
+        ) from None
 
 
 # -- resolving tables ---------------------------------------------------------------------------
@@ -50,8 +51,13 @@ def resolve_tables(connector: Connector, source: Source, overrides: list[Table])
     available = connector.tables(source.location)
     missing = [n for n in [*(names or []), *by_name] if n not in available]
     if missing:
-        raise ConfigError([f"table '{n}' not found at the source; tables there: "
-                           f"{', '.join(available) or 'none'}" for n in dict.fromkeys(missing)])
+        raise ConfigError(
+            [
+                f"table '{n}' not found at the source; tables there: "
+                f"{', '.join(available) or 'none'}"
+                for n in dict.fromkeys(missing)
+            ]
+        )
     discovered = connector.schema(source.location, names)
     return [_merge(table, by_name.get(table.name)) for table in discovered]
 
@@ -72,8 +78,11 @@ def effective_table(table: Table) -> Table:
     keys = set(table.primary_key or []) | {c for fk in table.foreign_keys for c in fk.columns}
     columns = []
     for column in table.columns:
-        if table.included_columns is not None and column.name not in table.included_columns \
-                and column.name not in keys:
+        if (
+            table.included_columns is not None
+            and column.name not in table.included_columns
+            and column.name not in keys
+        ):
             continue
         if column.name in table.excluded_columns and column.name not in keys:
             continue
@@ -105,8 +114,9 @@ def check(config: GeneratorConfig, source: str | None = None) -> GeneratorConfig
 # -- reading ------------------------------------------------------------------------------------
 
 
-def read_tables(connector: Connector, config: GeneratorConfig, location: str | None,
-                progress: Progress) -> dict[str, pa.Table]:
+def read_tables(
+    connector: Connector, config: GeneratorConfig, location: str | None, progress: Progress
+) -> dict[str, pa.Table]:
     import pyarrow as pa
 
     data = {}
@@ -116,22 +126,24 @@ def read_tables(connector: Connector, config: GeneratorConfig, location: str | N
         for batch in connector.read(table.name, location, columns=table.column_names):
             batches.append(batch)
             progress.advance(batch.num_rows)
-        data[table.name] = (pa.Table.from_batches(batches) if batches
-                            else _empty(connector, table, location))
+        data[table.name] = (
+            pa.Table.from_batches(batches) if batches else _empty(connector, table, location)
+        )
     progress.done()
     return data
 
 
 def _empty(connector: Connector, table: Table, location: str | None) -> pa.Table:
-    from synthpipe.types import arrow_type
-
     import pyarrow as pa
+
+    from synthpipe.types import arrow_type
 
     return pa.schema([(c.name, arrow_type(c)) for c in table.columns]).empty_table()
 
 
-def select_rows(data: dict[str, pa.Table], config: GeneratorConfig,
-                keep_root: dict[str, object]) -> dict[str, pa.Table]:
+def select_rows(
+    data: dict[str, pa.Table], config: GeneratorConfig, keep_root: dict[str, object]
+) -> dict[str, pa.Table]:
     """Keep the chosen root rows (by a boolean mask per root) and the descendants of kept rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -159,7 +171,7 @@ def _root_masks(data, config: GeneratorConfig, rng, share: float, cap: int | Non
     for table in config.root_tables():
         n = data[table.name].num_rows
         order = rng.permutation(n)
-        n_hold = int(round(n * share)) if n * share >= 1 else 0
+        n_hold = round(n * share) if n * share >= 1 else 0
         hold = np.zeros(n, bool)
         hold[order[:n_hold]] = True
         use = ~hold
@@ -213,10 +225,14 @@ def column_statistics(arrow: pa.Table) -> dict:
 def _job(store: Store, record, progress: Progress):
     """Run a job on a record: IN_PROGRESS, then DONE, FAILED or CANCELED with the error."""
 
-    def persist(_progress, _step, _last=[0.0]):  # throttled status file updates
+    last_saved = 0.0
+
+    def persist(_progress, step):
+        # Status files are rewritten at most twice a second, and whenever a step ends.
+        nonlocal last_saved
         now = time.time()
-        if now - _last[0] > 0.5 or _step.finished_at:
-            _last[0] = now
+        if now - last_saved > 0.5 or step.finished_at:
+            last_saved = now
             record.progress = progress.as_list()
             store.save(record)
 
@@ -244,22 +260,34 @@ def _finish(store: Store, record, progress: Progress, status: Status, error: str
     store.save(record)
 
 
-def train(connector: Connector, source: Source, config: GeneratorConfig, *,
-          store: Store, holdout: float = 0.1, progress: Progress | None = None,
-          name: str | None = None) -> GeneratorRecord:
+def train(
+    connector: Connector,
+    source: Source,
+    config: GeneratorConfig,
+    *,
+    store: Store,
+    holdout: float = 0.1,
+    progress: Progress | None = None,
+    name: str | None = None,
+) -> GeneratorRecord:
     """Train a generator on the source's tables and store it; returns its record."""
     progress = progress or Progress()
     config = check(config, source=f"generator '{config.name}'")
     generator = plugins.generator_class(config.generator)()
-    record = GeneratorRecord(id=new_id("gen"), name=name or config.name,
-                             generator=config.generator,
-                             config=config.model_dump(mode="json", by_alias=True),
-                             source={"connector": source.connector, "location": source.location})
+    record = GeneratorRecord(
+        id=new_id("gen"),
+        name=name or config.name,
+        generator=config.generator,
+        config=config.model_dump(mode="json", by_alias=True),
+        source={"connector": source.connector, "location": source.location},
+    )
     with _job(store, record, progress):
         timer = time.perf_counter()
         data = read_tables(connector, config, source.location, progress)
         record.timings["load"] = time.perf_counter() - timer
-        train_data, holdout_data = split(data, config, holdout, config.model_configuration.seed or 0)
+        train_data, holdout_data = split(
+            data, config, holdout, config.model_configuration.seed or 0
+        )
         _check_trainable(config, train_data)
         _save_reference(store, record.id, config, train_data, holdout_data)
         record.training_rows = {n: t.num_rows for n, t in train_data.items()}
@@ -278,9 +306,12 @@ def train(connector: Connector, source: Source, config: GeneratorConfig, *,
 def _check_trainable(config: GeneratorConfig, data: dict[str, pa.Table]) -> None:
     from synthpipe.schema import MIN_TRAINING_ROWS
 
-    small = [f"table '{t.name}' has {data[t.name].num_rows} training rows after the holdout "
-             f"split, fewer than {MIN_TRAINING_ROWS}; lower `holdout` or add data"
-             for t in config.learned_tables() if data[t.name].num_rows < MIN_TRAINING_ROWS]
+    small = [
+        f"table '{t.name}' has {data[t.name].num_rows} training rows after the holdout "
+        f"split, fewer than {MIN_TRAINING_ROWS}; lower `holdout` or add data"
+        for t in config.learned_tables()
+        if data[t.name].num_rows < MIN_TRAINING_ROWS
+    ]
     if small:
         raise ConfigError(small)
 
@@ -309,8 +340,14 @@ def _save_reference(store: Store, gen_id: str, config: GeneratorConfig, train, h
 # -- generate -----------------------------------------------------------------------------------
 
 
-def generate(store: Store, generator_ref: str, spec: SampleSpec | None = None, *,
-             name: str | None = None, progress: Progress | None = None) -> DatasetRecord:
+def generate(
+    store: Store,
+    generator_ref: str,
+    spec: SampleSpec | None = None,
+    *,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> DatasetRecord:
     """Generate every partition of a dataset from a trained generator and commit it."""
     spec = spec or SampleSpec()
     record = create_dataset(store, generator_ref, spec, name=name)
@@ -324,22 +361,35 @@ def generate(store: Store, generator_ref: str, spec: SampleSpec | None = None, *
     return record
 
 
-def create_dataset(store: Store, generator_ref: str, spec: SampleSpec, *,
-                   name: str | None = None) -> DatasetRecord:
+def create_dataset(
+    store: Store, generator_ref: str, spec: SampleSpec, *, name: str | None = None
+) -> DatasetRecord:
     """Register a new dataset (status QUEUED) whose partitions are generated separately."""
     generator = store.generator(generator_ref)
     if generator.status is not Status.DONE:
-        raise ArtifactError(f"generator '{generator.name}' is {generator.status}, not DONE; "
-                            "train it (again) before generating")
-    record = DatasetRecord(id=new_id("ds"), name=name or f"{generator.name}-synthetic",
-                           generator_id=generator.id, status=Status.QUEUED,
-                           spec=spec.model_dump(mode="json"))
+        raise ArtifactError(
+            f"generator '{generator.name}' is {generator.status}, not DONE; "
+            "train it (again) before generating"
+        )
+    record = DatasetRecord(
+        id=new_id("ds"),
+        name=name or f"{generator.name}-synthetic",
+        generator_id=generator.id,
+        status=Status.QUEUED,
+        spec=spec.model_dump(mode="json"),
+    )
     store.save(record)
     return record
 
 
-def generate_partition(store: Store, dataset_ref: str, partition: int, *,
-                       progress: Progress | None = None, _record=None) -> dict[str, int]:
+def generate_partition(
+    store: Store,
+    dataset_ref: str,
+    partition: int,
+    *,
+    progress: Progress | None = None,
+    _record=None,
+) -> dict[str, int]:
     """Generate one partition's parquet parts; safe to retry, independent of other partitions."""
     import shutil
 
@@ -350,9 +400,11 @@ def generate_partition(store: Store, dataset_ref: str, partition: int, *,
     state = store.load_state(generator_record.id)
     generator = plugins.generator_class(generator_record.generator)()
     if state.meta.get("version") != generator.version:
-        raise ArtifactError(f"generator '{generator_record.name}' was fitted with state version "
-                            f"{state.meta.get('version')} of '{generator.kind}', this release "
-                            f"reads version {generator.version}; train it again")
+        raise ArtifactError(
+            f"generator '{generator_record.name}' was fitted with state version "
+            f"{state.meta.get('version')} of '{generator.kind}', this release "
+            f"reads version {generator.version}; train it again"
+        )
     config = GeneratorConfig.model_validate(generator_record.config)
     folder = store.dataset_dir(record.id)
     tmp = folder / f".partition-{partition:05d}.tmp"
@@ -379,8 +431,9 @@ def _write_parts(batches, config: GeneratorConfig, spec: SampleSpec, folder) -> 
         for table_name, batch in batches:
             table = config.table(table_name)
             n = counts.get(table_name, 0)
-            batch = add_fake_columns(batch, table, seed=spec.seed,
-                                     partition=spec.partition, batch_no=n)
+            batch = add_fake_columns(
+                batch, table, seed=spec.seed, partition=spec.partition, batch_no=n
+            )
             if table_name not in writers:
                 path = folder / table_name / f"part-{spec.partition:05d}-00000.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -408,21 +461,32 @@ def commit_dataset(store: Store, dataset_ref: str, *, _record=None) -> DatasetRe
     for table in config.generation_order():
         parts = sorted((folder / "tables" / table.name).glob("part-*.parquet"))
         present = {int(p.name.split("-")[1]) for p in parts}
-        missing = sorted(set(range(partitions)) - present - ({*range(1, partitions)}
-                                                            if table.original_data else set()))
+        missing = sorted(
+            set(range(partitions))
+            - present
+            - ({*range(1, partitions)} if table.original_data else set())
+        )
         if missing:
-            raise NotFoundError(f"dataset '{record.name}' table '{table.name}' lacks partition(s) "
-                                f"{missing}; generate them before committing")
+            raise NotFoundError(
+                f"dataset '{record.name}' table '{table.name}' lacks partition(s) "
+                f"{missing}; generate them before committing"
+            )
         rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
-        tables[table.name] = {"rows": rows,
-                              "parts": [str(p.relative_to(folder)) for p in parts]}
+        tables[table.name] = {"rows": rows, "parts": [str(p.relative_to(folder)) for p in parts]}
     record.tables = tables
     if _record is None:
         record.status, record.finished_at = Status.DONE, time.time()
     store.save(record)
-    write_json_atomic(folder / "manifest.json", {
-        "dataset": record.id, "name": record.name, "generator": record.generator_id,
-        "tables": tables, "order": [t.name for t in config.generation_order()]})
+    write_json_atomic(
+        folder / "manifest.json",
+        {
+            "dataset": record.id,
+            "name": record.name,
+            "generator": record.generator_id,
+            "tables": tables,
+            "order": [t.name for t in config.generation_order()],
+        },
+    )
     return record
 
 
@@ -432,8 +496,9 @@ def read_dataset(store: Store, dataset_ref: str, table: str) -> pa.Table:
 
     record = store.dataset(dataset_ref)
     if table not in record.tables:
-        raise NotFoundError(f"dataset '{record.name}' has no table '{table}'; tables: "
-                            f"{', '.join(record.tables)}")
+        raise NotFoundError(
+            f"dataset '{record.name}' has no table '{table}'; tables: {', '.join(record.tables)}"
+        )
     folder = store.dataset_dir(record.id)
     import pyarrow as pa
 

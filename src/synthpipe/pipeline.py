@@ -113,9 +113,12 @@ class Pipeline(Model):
 
     def generator_config(self, tables: list[Table]) -> GeneratorConfig:
         """The GeneratorConfig for resolved tables, with this file's generator settings."""
-        return GeneratorConfig(name=self.generator.name or self.name,
-                               generator=self.generator.generator, tables=tables,
-                               model_configuration=self.generator.model_configuration)
+        return GeneratorConfig(
+            name=self.generator.name or self.name,
+            generator=self.generator.generator,
+            tables=tables,
+            model_configuration=self.generator.model_configuration,
+        )
 
 
 def demo_path(name: str = "ratdat") -> Path:
@@ -126,7 +129,7 @@ def demo_path(name: str = "ratdat") -> Path:
 def resolve_path(value: str, base: Path) -> str:
     """``@demo/NAME`` -> the embedded dataset; a relative path -> relative to ``base``."""
     if value.startswith(DEMO_PREFIX):
-        return str(demo_path(value[len(DEMO_PREFIX):]))
+        return str(demo_path(value[len(DEMO_PREFIX) :]))
     if "://" in value or value == ":memory:" or Path(value).is_absolute():
         return value
     return str((base / value).resolve())
@@ -148,8 +151,10 @@ def _problems(error: ValidationError) -> list[str]:
 def parse_pipeline(data: dict, base: Path, source: str = "pipeline") -> Pipeline:
     """Validate a pipeline document, reporting every problem together."""
     if not isinstance(data, dict):
-        raise ConfigError("a pipeline file must be a YAML mapping with at least `name` and "
-                          "`source`", source=source)
+        raise ConfigError(
+            "a pipeline file must be a YAML mapping with at least `name` and `source`",
+            source=source,
+        )
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:

@@ -67,7 +67,9 @@ def _fix_for(dist_name: str | None, module: str) -> str:
     return f"pip install {module.split('.')[0]}"
 
 
-def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registry: Registry) -> None:
+def _collect(
+    pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registry: Registry
+) -> None:
     """Run one plugin's hooks, filing what it registers under its name."""
     hook_caller = pm.subset_hook_caller
     others = [p for p in pm.get_plugins() if p is not plugin]
@@ -84,7 +86,9 @@ def _collect(pm: pluggy.PluginManager, plugin: object, info: PluginInfo, registr
     hook_caller("register_generators", others)(register=register_generator)
 
 
-def _load(pm: pluggy.PluginManager, registry: Registry, name: str, origin: str, loader, dist: str | None) -> None:
+def _load(
+    pm: pluggy.PluginManager, registry: Registry, name: str, origin: str, loader, dist: str | None
+) -> None:
     info = PluginInfo(name=name, origin=origin)
     registry.plugins.append(info)
     try:
@@ -142,9 +146,13 @@ def _lookup(table: dict[str, type], kind: str, what: str) -> type:
         return table[kind]
     for info in get_registry().plugins:
         if info.broken and kind in info.name:
-            raise PluginError(f"{what} '{kind}' comes from plugin '{info.name}', which failed to load "
-                              f"({info.error}); fix it with `{info.fix}`")
+            raise PluginError(
+                f"{what} '{kind}' comes from plugin '{info.name}', which failed to load "
+                f"({info.error}); fix it with `{info.fix}`"
+            )
     known = ", ".join(sorted(table)) or "none"
     hint = f"synthpipe-{kind}"
-    raise PluginError(f"unknown {what} '{kind}' (available: {known}); install the plugin that "
-                      f"provides it, e.g. `pip install {hint}`, and check `synthpipe plugins`")
+    raise PluginError(
+        f"unknown {what} '{kind}' (available: {known}); install the plugin that "
+        f"provides it, e.g. `pip install {hint}`, and check `synthpipe plugins`"
+    )

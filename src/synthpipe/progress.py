@@ -28,9 +28,14 @@ class Step:
     finished_at: float | None = None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "total": self.total, "completed": self.completed,
-                "status": self.status, "started_at": self.started_at,
-                "finished_at": self.finished_at}
+        return {
+            "name": self.name,
+            "total": self.total,
+            "completed": self.completed,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
 
 
 Listener = Callable[["Progress", Step], None]

@@ -297,23 +297,31 @@ def _check_foreign_keys(table: Table, by_name: dict[str, Table]) -> list[str]:
     contexts = [fk for fk in table.foreign_keys if fk.is_context]
     if len(contexts) > 1:
         refs = ", ".join(f"{fk.columns[0]} -> {fk.referenced_table}" for fk in contexts)
-        problems.append(f"table '{table.name}' has {len(contexts)} context foreign keys ({refs}); "
-                        "keep is_context on one and make the others plain foreign keys")
+        problems.append(
+            f"table '{table.name}' has {len(contexts)} context foreign keys ({refs}); "
+            "keep is_context on one and make the others plain foreign keys"
+        )
     for fk in table.foreign_keys:
         parent = by_name.get(fk.referenced_table)
         where = f"foreign key {table.name}.{','.join(fk.columns)}"
         if parent is None:
-            problems.append(f"{where} references unknown table '{fk.referenced_table}'; "
-                            f"add the table or fix the name (tables: {', '.join(by_name)})")
+            problems.append(
+                f"{where} references unknown table '{fk.referenced_table}'; "
+                f"add the table or fix the name (tables: {', '.join(by_name)})"
+            )
             continue
         if not parent.primary_key:
-            problems.append(f"{where} references table '{parent.name}', which has no primary key; "
-                            f"set primary_key on table '{parent.name}'")
+            problems.append(
+                f"{where} references table '{parent.name}', which has no primary key; "
+                f"set primary_key on table '{parent.name}'"
+            )
             continue
         targets = fk.referenced_columns or parent.primary_key
         if len(targets) != len(fk.columns):
-            problems.append(f"{where} has {len(fk.columns)} column(s) but '{parent.name}' key has "
-                            f"{len(targets)}; list one column per key column")
+            problems.append(
+                f"{where} has {len(fk.columns)} column(s) but '{parent.name}' key has "
+                f"{len(targets)}; list one column per key column"
+            )
             continue
         for child_col, parent_col in zip(fk.columns, targets, strict=True):
             problems += _check_key_types(table, child_col, parent, parent_col)
@@ -324,13 +332,17 @@ def _check_key_types(table: Table, child_col: str, parent: Table, parent_col: st
     if table.columns is None or parent.columns is None:
         return []
     if parent.column(parent_col) is None:
-        return [f"foreign key {table.name}.{child_col} references unknown column "
-                f"'{parent.name}.{parent_col}'; use one of: {', '.join(parent.column_names)}"]
+        return [
+            f"foreign key {table.name}.{child_col} references unknown column "
+            f"'{parent.name}.{parent_col}'; use one of: {', '.join(parent.column_names)}"
+        ]
     child, target = table.column(child_col), parent.column(parent_col)
     if child is None or _key_family(child) == _key_family(target):
         return []
-    return [f"foreign key {table.name}.{child_col} is {child.type.value} but "
-            f"{parent.name}.{parent_col} is {target.type.value}; make both the same type"]
+    return [
+        f"foreign key {table.name}.{child_col} is {child.type.value} but "
+        f"{parent.name}.{parent_col} is {target.type.value}; make both the same type"
+    ]
 
 
 def _check_context_cycles(config: GeneratorConfig) -> list[str]:
@@ -342,36 +354,47 @@ def _check_context_cycles(config: GeneratorConfig) -> list[str]:
             path.append(node)
             node = parent_of[node]
         if node in path:
-            cycle = path[path.index(node):]
+            cycle = path[path.index(node) :]
             key = frozenset(cycle)
             if key not in reported:
                 reported.add(key)
-                problems.append(f"context foreign keys form a cycle: {' -> '.join([*cycle, node])}; "
-                                "set is_context: false on one of them")
+                problems.append(
+                    f"context foreign keys form a cycle: {' -> '.join([*cycle, node])}; "
+                    "set is_context: false on one of them"
+                )
     return problems
 
 
 def _check_roots(config: GeneratorConfig) -> list[str]:
     roots = [t.name for t in config.root_tables()]
     if len(roots) > 1:
-        return [f"{len(roots)} root tables ({', '.join(roots)}); a generator has exactly one table "
-                "without a context foreign key: link the others to it with is_context: true, mark "
-                "lookup tables original_data: true, or train them as separate generators"]
+        return [
+            f"{len(roots)} root tables ({', '.join(roots)}); a generator has exactly one table "
+            "without a context foreign key: link the others to it with is_context: true, mark "
+            "lookup tables original_data: true, or train them as separate generators"
+        ]
     if not roots and config.learned_tables():
-        return ["no root table: every learned table has a context foreign key; "
-                "remove is_context from the table where generation should start"]
+        return [
+            "no root table: every learned table has a context foreign key; "
+            "remove is_context from the table where generation should start"
+        ]
     return []
 
 
 def _check_original_data(config: GeneratorConfig) -> list[str]:
     referenced = {fk.referenced_table for t in config.tables for fk in t.foreign_keys}
-    return [f"original-data table '{t.name}' is not referenced by any foreign key; "
-            "add a foreign key to it or drop original_data"
-            for t in config.tables if t.original_data and t.name not in referenced]
+    return [
+        f"original-data table '{t.name}' is not referenced by any foreign key; "
+        "add a foreign key to it or drop original_data"
+        for t in config.tables
+        if t.original_data and t.name not in referenced
+    ]
 
 
 def _check_size(table: Table) -> list[str]:
     if table.original_data or table.rows is None or table.rows >= MIN_TRAINING_ROWS:
         return []
-    return [f"table '{table.name}' has {table.rows} rows, fewer than the {MIN_TRAINING_ROWS} "
-            "needed to learn from; add data or mark it original_data: true to copy it verbatim"]
+    return [
+        f"table '{table.name}' has {table.rows} rows, fewer than the {MIN_TRAINING_ROWS} "
+        "needed to learn from; add data or mark it original_data: true to copy it verbatim"
+    ]

@@ -18,17 +18,35 @@ if TYPE_CHECKING:
 
 # Faker providers guessed from column names, first match wins.
 NAME_HINTS = (
-    ("email", "email"), ("mail", "email"), ("phone", "phone_number"),
-    ("first_name", "first_name"), ("last_name", "last_name"), ("surname", "last_name"),
-    ("name", "name"), ("street", "street_address"), ("address", "address"),
-    ("city", "city"), ("zip", "postcode"), ("postcode", "postcode"), ("country", "country"),
-    ("iban", "iban"), ("ssn", "ssn"), ("company", "company"), ("url", "url"),
-    ("ip", "ipv4"), ("user", "user_name"), ("birth", "date_of_birth"), ("date", "date_object"),
+    ("email", "email"),
+    ("mail", "email"),
+    ("phone", "phone_number"),
+    ("first_name", "first_name"),
+    ("last_name", "last_name"),
+    ("surname", "last_name"),
+    ("name", "name"),
+    ("street", "street_address"),
+    ("address", "address"),
+    ("city", "city"),
+    ("zip", "postcode"),
+    ("postcode", "postcode"),
+    ("country", "country"),
+    ("iban", "iban"),
+    ("ssn", "ssn"),
+    ("company", "company"),
+    ("url", "url"),
+    ("ip", "ipv4"),
+    ("user", "user_name"),
+    ("birth", "date_of_birth"),
+    ("date", "date_object"),
 )
 TYPE_DEFAULTS = {
-    LogicalType.INTEGER: "random_int", LogicalType.FLOAT: "pyfloat",
-    LogicalType.DATE: "date_object", LogicalType.DATETIME: "date_time",
-    LogicalType.BOOLEAN: "pybool", LogicalType.TEXT: "sentence",
+    LogicalType.INTEGER: "random_int",
+    LogicalType.FLOAT: "pyfloat",
+    LogicalType.DATE: "date_object",
+    LogicalType.DATETIME: "date_time",
+    LogicalType.BOOLEAN: "pybool",
+    LogicalType.TEXT: "sentence",
 }
 
 
@@ -54,13 +72,16 @@ def fake_values(column: Column, n: int, seed: int) -> list:
     try:
         make = getattr(faker, provider)
     except AttributeError:
-        raise ConfigError(f"column '{column.name}': Faker has no provider '{provider}'; set "
-                          "`faker` to one such as email, name, address or phone_number") from None
+        raise ConfigError(
+            f"column '{column.name}': Faker has no provider '{provider}'; set "
+            "`faker` to one such as email, name, address or phone_number"
+        ) from None
     return [make() for _ in range(n)]
 
 
-def add_fake_columns(batch: pa.RecordBatch, table: Table | None, *, seed: int, partition: int,
-                     batch_no: int) -> pa.RecordBatch:
+def add_fake_columns(
+    batch: pa.RecordBatch, table: Table | None, *, seed: int, partition: int, batch_no: int
+) -> pa.RecordBatch:
     """Insert the table's fake columns at their original positions."""
     import pyarrow as pa
 

@@ -118,28 +118,38 @@ class Store:
 
     # -- records ------------------------------------------------------------------------------
     def save(self, record: Record) -> None:
-        folder = (self.generator_dir(record.id) if isinstance(record, GeneratorRecord)
-                  else self.dataset_dir(record.id))
+        folder = (
+            self.generator_dir(record.id)
+            if isinstance(record, GeneratorRecord)
+            else self.dataset_dir(record.id)
+        )
         write_json_atomic(folder / "record.json", record.model_dump(mode="json"))
 
     def _load(self, path: Path, cls: type[Record]) -> Record:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise ArtifactError(f"cannot read {path}: {exc}; the artifact is damaged, "
-                                "delete it and train or generate again") from exc
+            raise ArtifactError(
+                f"cannot read {path}: {exc}; the artifact is damaged, "
+                "delete it and train or generate again"
+            ) from exc
         version = data.get("format_version")
         if version != FORMAT_VERSION:
-            raise ArtifactError(f"{path} has format version {version}, this synthpipe reads "
-                                f"version {FORMAT_VERSION}; use the synthpipe release that wrote it")
+            raise ArtifactError(
+                f"{path} has format version {version}, this synthpipe reads "
+                f"version {FORMAT_VERSION}; use the synthpipe release that wrote it"
+            )
         return cls.model_validate(data)
 
     def _all(self, kind: str, cls: type[Record]) -> list[Record]:
         folder = self.root / kind
         if not folder.is_dir():
             return []
-        records = [self._load(p / "record.json", cls) for p in folder.iterdir()
-                   if (p / "record.json").is_file()]
+        records = [
+            self._load(p / "record.json", cls)
+            for p in folder.iterdir()
+            if (p / "record.json").is_file()
+        ]
         return sorted(records, key=lambda r: r.created_at)
 
     def generators(self) -> list[GeneratorRecord]:
@@ -156,8 +166,10 @@ class Store:
         found = by_id or by_name
         if not found:
             known = ", ".join(sorted({r.name for r in records})) or "none yet"
-            raise NotFoundError(f"no {what} with id or name '{ref}' in {self.root} "
-                                f"(known: {known}); see `synthpipe {what}s list`")
+            raise NotFoundError(
+                f"no {what} with id or name '{ref}' in {self.root} "
+                f"(known: {known}); see `synthpipe {what}s list`"
+            )
         return found[-1]  # the newest of that name
 
     def generator(self, ref: str) -> GeneratorRecord:
@@ -178,8 +190,10 @@ class Store:
         (tmp / "tables").mkdir(parents=True)
         for name, array in state.arrays.items():
             if array.dtype.kind == "O":
-                raise ArtifactError(f"fitted array '{name}' has object dtype, which cannot be "
-                                    "stored safely; convert it to a numeric or unicode array")
+                raise ArtifactError(
+                    f"fitted array '{name}' has object dtype, which cannot be "
+                    "stored safely; convert it to a numeric or unicode array"
+                )
         np.savez(tmp / "arrays.npz", **state.arrays)
         names = {}
         for i, (name, table) in enumerate(state.tables.items()):
@@ -197,13 +211,15 @@ class Store:
 
         model = self.generator_dir(gen_id) / "model"
         if not (model / "meta.json").is_file():
-            raise ArtifactError(f"generator '{gen_id}' has no fitted model; train it first "
-                                "(`synthpipe train`)")
+            raise ArtifactError(
+                f"generator '{gen_id}' has no fitted model; train it first (`synthpipe train`)"
+            )
         doc = json.loads((model / "meta.json").read_text())
         with np.load(model / "arrays.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        tables = {name: pq.read_table(model / "tables" / file)
-                  for name, file in doc["tables"].items()}
+        tables = {
+            name: pq.read_table(model / "tables" / file) for name, file in doc["tables"].items()
+        }
         return FittedState(meta=doc["meta"], arrays=arrays, tables=tables)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -221,13 +237,19 @@ class Store:
         """Write a generator (record and model, no real data) to one zip file."""
         record = self.generator(ref)
         if record.status is not Status.DONE:
-            raise ArtifactError(f"generator '{record.name}' is {record.status}; only trained "
-                                "generators (status DONE) can be exported")
+            raise ArtifactError(
+                f"generator '{record.name}' is {record.status}; only trained "
+                "generators (status DONE) can be exported"
+            )
         folder, path = self.generator_dir(record.id), Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(EXPORT_MANIFEST, json.dumps({"format_version": FORMAT_VERSION,
-                                                     "id": record.id, "name": record.name}))
+            zf.writestr(
+                EXPORT_MANIFEST,
+                json.dumps(
+                    {"format_version": FORMAT_VERSION, "id": record.id, "name": record.name}
+                ),
+            )
             for file in sorted(folder.rglob("*")):
                 rel = file.relative_to(folder)
                 if file.is_file() and rel.parts[0] != "reference":
@@ -263,19 +285,25 @@ class Store:
         try:
             manifest = json.loads(zf.read(EXPORT_MANIFEST))
         except KeyError as exc:
-            raise ArtifactError(f"{path} has no {EXPORT_MANIFEST}; it is not a synthpipe "
-                                "generator export") from exc
+            raise ArtifactError(
+                f"{path} has no {EXPORT_MANIFEST}; it is not a synthpipe generator export"
+            ) from exc
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise ArtifactError(f"{path} has format version {manifest.get('format_version')}, "
-                                f"this synthpipe reads {FORMAT_VERSION}")
+            raise ArtifactError(
+                f"{path} has format version {manifest.get('format_version')}, "
+                f"this synthpipe reads {FORMAT_VERSION}"
+            )
         return manifest
 
     def clone_generator(self, ref: str, name: str | None = None) -> GeneratorRecord:
         """Copy a generator (config, model and reference data) under a new id."""
         record = self.generator(ref)
         clone = record.model_copy(deep=True)
-        clone.id, clone.name, clone.created_at = new_id("gen"), name or f"{record.name}-copy", \
-            time.time()
+        clone.id, clone.name, clone.created_at = (
+            new_id("gen"),
+            name or f"{record.name}-copy",
+            time.time(),
+        )
         shutil.copytree(self.generator_dir(record.id), self.generator_dir(clone.id))
         self.save(clone)
         return clone

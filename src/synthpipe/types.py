@@ -53,7 +53,13 @@ def columns_from_arrow(schema: pa.Schema, non_null: set[str] = frozenset()) -> l
         dtype = field.type
         precision = dtype.precision if pa.types.is_decimal(dtype) else None
         scale = dtype.scale if pa.types.is_decimal(dtype) else None
-        columns.append(Column(name=field.name, type=logical_type(dtype),
-                              nullable=field.nullable and field.name not in non_null,
-                              precision=precision, scale=scale))
+        columns.append(
+            Column(
+                name=field.name,
+                type=logical_type(dtype),
+                nullable=field.nullable and field.name not in non_null,
+                precision=precision,
+                scale=scale,
+            )
+        )
     return columns

@@ -20,8 +20,10 @@ def test_run_delivers_the_demo_to_duckdb_and_parquet(home, demo_pipeline, tmp_pa
     with duckdb.connect(str(tmp_path / "demo.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from main.plots").fetchone()[0] == 24
         assert con.execute("select count(*) from main.surveys").fetchone()[0] == surveys_rows
-        orphans = con.execute("select count(*) from main.surveys s left join main.plots p "
-                          "using (plot_id) where p.plot_id is null").fetchone()[0]
+        orphans = con.execute(
+            "select count(*) from main.surveys s left join main.plots p "
+            "using (plot_id) where p.plot_id is null"
+        ).fetchone()[0]
         assert orphans == 0
     assert pq.read_table(tmp_path / "parquet" / "species.parquet").num_rows == 54
 

@@ -18,8 +18,17 @@ def invoke(*args: str):
 
 def test_help_lists_every_verb():
     out = invoke("--help").output
-    for verb in ("plugins", "connectors", "train", "generate", "run", "deliver",
-                 "generators", "datasets", "schema"):
+    for verb in (
+        "plugins",
+        "connectors",
+        "train",
+        "generate",
+        "run",
+        "deliver",
+        "generators",
+        "datasets",
+        "schema",
+    ):
         assert verb in out
 
 
@@ -27,15 +36,27 @@ def test_schema_prints_the_pipeline_json_schema():
     schema = json.loads(invoke("schema").output)
     assert schema["title"] == "Pipeline"
     assert {"source", "generator", "generation", "delivery", "schedule"} <= set(
-        schema["properties"])
+        schema["properties"]
+    )
 
 
 def test_train_generate_and_list_as_json(home, demo_pipeline):
-    trained = json.loads(invoke("--json", "-q", "train", str(demo_pipeline),
-                                "--generator", "independent", "--name", "g1").output)
+    trained = json.loads(
+        invoke(
+            "--json",
+            "-q",
+            "train",
+            str(demo_pipeline),
+            "--generator",
+            "independent",
+            "--name",
+            "g1",
+        ).output
+    )
     assert trained["status"] == "DONE"
-    dataset = json.loads(invoke("--json", "-q", "generate", "g1", "--size", "plots=30",
-                                "--seed", "2").output)
+    dataset = json.loads(
+        invoke("--json", "-q", "generate", "g1", "--size", "plots=30", "--seed", "2").output
+    )
     assert dataset["tables"]["plots"]["rows"] == 30
     listed = json.loads(invoke("--json", "datasets", "list").output)
     assert [d["id"] for d in listed] == [dataset["id"]]
@@ -46,12 +67,14 @@ def test_train_generate_and_list_as_json(home, demo_pipeline):
 def test_connectors_schema_shows_discovered_tables(demo_pipeline):
     from synthpipe.pipeline import demo_path
 
-    out = json.loads(invoke("--json", "connectors", "schema", "files", "-o",
-                            f"path={demo_path()}").output)
+    out = json.loads(
+        invoke("--json", "connectors", "schema", "files", "-o", f"path={demo_path()}").output
+    )
     surveys = next(t for t in out if t["name"] == "surveys")
     assert surveys["rows"] == 35549
     assert {"name": "survey_date", "type": "date"} in [
-        {k: c[k] for k in ("name", "type")} for c in surveys["columns"]]
+        {k: c[k] for k in ("name", "type")} for c in surveys["columns"]
+    ]
 
 
 def test_error_is_one_line_and_exits_non_zero(home, capsys):
@@ -64,8 +87,11 @@ def test_error_is_one_line_and_exits_non_zero(home, capsys):
 
 
 def test_debug_shows_the_traceback(home):
-    result = subprocess.run([sys.executable, "-m", "synthpipe.cli", "--debug", "generate", "x"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "synthpipe.cli", "--debug", "generate", "x"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 

@@ -61,7 +61,7 @@ def _batches(values):
 
 def test_fail_mode_refuses_existing_target_and_keeps_it(folder):
     conn = FilesConnector(path=folder)
-    with pytest.raises(TargetExistsError, match="t.parquet"):
+    with pytest.raises(TargetExistsError, match=r"t\.parquet"):
         conn.write(_table("t"), _batches([9]), mode=WriteMode.FAIL)
     assert pq.read_table(folder / "t.parquet").num_rows == 3
 
@@ -99,8 +99,9 @@ def test_failed_write_leaves_the_old_file_and_no_temporary_files(folder):
 def test_write_tables_in_fail_mode_checks_every_target_first(folder):
     conn = FilesConnector(path=folder)
     with pytest.raises(TargetExistsError) as info:
-        conn.write_tables([(_table("new"), _batches([1])), (_table("t"), _batches([1]))],
-                          mode="fail")
+        conn.write_tables(
+            [(_table("new"), _batches([1])), (_table("t"), _batches([1]))], mode="fail"
+        )
     assert info.value.targets == ["t"]
     assert not (folder / "new.parquet").exists()
 

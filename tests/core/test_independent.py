@@ -62,8 +62,9 @@ def test_same_seed_same_rows_other_seed_other_rows(generator, module_home):
 
 
 def test_partitions_are_independent_and_keys_stay_unique(generator, module_home):
-    ds = synthpipe.generate(generator.id, sizes={"plots": 50}, seed=4, partitions=3,
-                            home=module_home)
+    ds = synthpipe.generate(
+        generator.id, sizes={"plots": 50}, seed=4, partitions=3, home=module_home
+    )
     plots, surveys = _table(module_home, ds, "plots"), _table(module_home, ds, "surveys")
     assert plots.num_rows == 50
     assert pc.count_distinct(surveys["record_id"]).as_py() == surveys.num_rows
@@ -82,8 +83,9 @@ def test_partitions_are_independent_and_keys_stay_unique(generator, module_home)
 
 
 def test_requested_child_size_is_met(generator, module_home):
-    ds = synthpipe.generate(generator.id, sizes={"plots": 10, "surveys": 777}, seed=1,
-                            home=module_home)
+    ds = synthpipe.generate(
+        generator.id, sizes={"plots": 10, "surveys": 777}, seed=1, home=module_home
+    )
     assert _table(module_home, ds, "surveys").num_rows == 777
 
 
@@ -95,9 +97,13 @@ def test_rare_categories_are_protected(tmp_path):
     values = ["common"] * 90 + ["also"] * 9 + ["unique-person"]
     pq.write_table(pa.table({"id": list(range(100)), "v": values}), data / "t.parquet")
     home = tmp_path / "h"
-    gen = synthpipe.train(source={"connector": "files", "options": {"path": str(data)}},
-                          tables=[{"name": "t", "primary_key": "id"}], generator="independent",
-                          holdout=0, home=home)
+    gen = synthpipe.train(
+        source={"connector": "files", "options": {"path": str(data)}},
+        tables=[{"name": "t", "primary_key": "id"}],
+        generator="independent",
+        holdout=0,
+        home=home,
+    )
     ds = synthpipe.generate(gen.id, sizes={"t": 5000}, home=home)
     seen = set(read_dataset(Store(home), ds.id, "t")["v"].to_pylist())
     assert "unique-person" not in seen and "_RARE_" in seen

@@ -21,17 +21,31 @@ def site(tmp_path_factory) -> Path:
     """A folder where the two fixture distributions are really installed (pip --target)."""
     target = tmp_path_factory.mktemp("site")
     for name in ("synthpipe-hello", "synthpipe-broken"):
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        "--no-build-isolation", "--target", str(target), str(FIXTURES / name)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                str(FIXTURES / name),
+            ],
+            check=True,
+            capture_output=True,
+        )
     return target
 
 
 def synthpipe(site: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, "PYTHONPATH": str(site), **(env or {})}
     environ.pop("SYNTHPIPE_LOAD_PLUGINS", None) if env is None else None
-    return subprocess.run([sys.executable, "-m", "synthpipe.cli", *args], env=environ,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "synthpipe.cli", *args], env=environ, capture_output=True, text=True
+    )
 
 
 def test_builtins_are_registered_like_plugins():

@@ -22,9 +22,13 @@ def _config(*tables, **kw):
 def test_valid_relational_config_has_no_problems():
     config = _config(
         Table(name="users", columns=[_col("id"), _col("age")], primary_key="id", rows=100),
-        Table(name="orders", columns=[_col("id"), _col("user_id")], primary_key="id",
-              foreign_keys=[{"column": "user_id", "referenced_table": "users",
-                             "is_context": True}], rows=300),
+        Table(
+            name="orders",
+            columns=[_col("id"), _col("user_id")],
+            primary_key="id",
+            foreign_keys=[{"column": "user_id", "referenced_table": "users", "is_context": True}],
+            rows=300,
+        ),
     )
     assert validate_config(config) == []
 
@@ -38,30 +42,51 @@ def test_unknown_column_is_named_with_the_fix():
 def test_foreign_key_to_table_without_primary_key():
     config = _config(
         Table(name="p", columns=[_col("id")], rows=50),
-        Table(name="c", columns=[_col("pid")], rows=50,
-              foreign_keys=[{"column": "pid", "referenced_table": "p", "is_context": True}]),
+        Table(
+            name="c",
+            columns=[_col("pid")],
+            rows=50,
+            foreign_keys=[{"column": "pid", "referenced_table": "p", "is_context": True}],
+        ),
     )
-    assert any("no primary key" in p and "set primary_key on table 'p'" in p
-               for p in validate_config(config))
+    assert any(
+        "no primary key" in p and "set primary_key on table 'p'" in p
+        for p in validate_config(config)
+    )
 
 
 def test_key_type_mismatch():
     config = _config(
         Table(name="p", columns=[_col("id")], primary_key="id", rows=50),
-        Table(name="c", columns=[_col("pid", LogicalType.DATE)], rows=50,
-              foreign_keys=[{"column": "pid", "referenced_table": "p", "is_context": True}]),
+        Table(
+            name="c",
+            columns=[_col("pid", LogicalType.DATE)],
+            rows=50,
+            foreign_keys=[{"column": "pid", "referenced_table": "p", "is_context": True}],
+        ),
     )
     assert any("c.pid is date but p.id is integer" in p for p in validate_config(config))
 
 
 def test_two_context_keys_cycle_and_two_roots_are_all_reported():
     config = _config(
-        Table(name="a", columns=[_col("id"), _col("b_id")], primary_key="id", rows=50,
-              foreign_keys=[{"column": "b_id", "referenced_table": "b", "is_context": True}]),
-        Table(name="b", columns=[_col("id"), _col("a_id"), _col("x_id")], primary_key="id",
-              rows=50,
-              foreign_keys=[{"column": "a_id", "referenced_table": "a", "is_context": True},
-                            {"column": "x_id", "referenced_table": "x", "is_context": True}]),
+        Table(
+            name="a",
+            columns=[_col("id"), _col("b_id")],
+            primary_key="id",
+            rows=50,
+            foreign_keys=[{"column": "b_id", "referenced_table": "b", "is_context": True}],
+        ),
+        Table(
+            name="b",
+            columns=[_col("id"), _col("a_id"), _col("x_id")],
+            primary_key="id",
+            rows=50,
+            foreign_keys=[
+                {"column": "a_id", "referenced_table": "a", "is_context": True},
+                {"column": "x_id", "referenced_table": "x", "is_context": True},
+            ],
+        ),
         Table(name="x", columns=[_col("id")], primary_key="id", rows=50),
         Table(name="y", columns=[_col("id")], primary_key="id", rows=50),
     )
@@ -74,12 +99,14 @@ def test_two_context_keys_cycle_and_two_roots_are_all_reported():
 def test_original_data_table_needs_an_inbound_key_and_does_not_count_as_root():
     config = _config(
         Table(name="t", columns=[_col("id")], primary_key="id", rows=50),
-        Table(name="lookup", columns=[_col("code")], primary_key="code", original_data=True,
-              rows=3),
+        Table(
+            name="lookup", columns=[_col("code")], primary_key="code", original_data=True, rows=3
+        ),
     )
     assert validate_config(config) == [
         "original-data table 'lookup' is not referenced by any foreign key; "
-        "add a foreign key to it or drop original_data"]
+        "add a foreign key to it or drop original_data"
+    ]
 
 
 def test_duplicate_names_and_too_small_tables():
@@ -94,8 +121,15 @@ def test_duplicate_names_and_too_small_tables():
 
 
 def test_unknown_table_in_a_foreign_key():
-    config = _config(Table(name="t", columns=[_col("id"), _col("u")], primary_key="id", rows=50,
-                           foreign_keys=[{"column": "u", "referenced_table": "users"}]))
+    config = _config(
+        Table(
+            name="t",
+            columns=[_col("id"), _col("u")],
+            primary_key="id",
+            rows=50,
+            foreign_keys=[{"column": "u", "referenced_table": "users"}],
+        )
+    )
     assert any("unknown table 'users'" in p for p in validate_config(config))
 
 
@@ -107,25 +141,43 @@ def test_pipeline_with_every_error_fails_before_reading_data(tmp_path, home, mon
     data = tmp_path / "data"
     data.mkdir()
     pq.write_table(pa.table({"id": [1, 2], "b_id": [1, 2], "note": ["x", "y"]}), data / "a.parquet")
-    pq.write_table(pa.table({"id": [1, 2], "a_id": [1, 2], "day": pa.array([1, 2],
-                                                                          pa.date32())}),
-                   data / "b.parquet")
+    pq.write_table(
+        pa.table({"id": [1, 2], "a_id": [1, 2], "day": pa.array([1, 2], pa.date32())}),
+        data / "b.parquet",
+    )
     pq.write_table(pa.table({"id": list(range(20))}), data / "c.parquet")
     pq.write_table(pa.table({"code": ["x"]}), data / "lookup.parquet")
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text(yaml.safe_dump({
-        "name": "broken",
-        "source": {"connector": "files", "options": {"path": str(data)}},
-        "generator": {"tables": [
-            {"name": "a", "primary_key": "id", "excluded_columns": ["ghost"],
-             "foreign_keys": [{"column": "b_id", "referenced_table": "b", "is_context": True}]},
-            {"name": "b", "primary_key": "id",
-             "foreign_keys": [{"column": "a_id", "referenced_table": "a", "is_context": True},
-                              {"column": "day", "referenced_table": "c", "is_context": True}]},
-            {"name": "c", "primary_key": "id"},
-            {"name": "lookup", "original_data": True},
-        ]},
-    }))
+    pipeline.write_text(
+        yaml.safe_dump(
+            {
+                "name": "broken",
+                "source": {"connector": "files", "options": {"path": str(data)}},
+                "generator": {
+                    "tables": [
+                        {
+                            "name": "a",
+                            "primary_key": "id",
+                            "excluded_columns": ["ghost"],
+                            "foreign_keys": [
+                                {"column": "b_id", "referenced_table": "b", "is_context": True}
+                            ],
+                        },
+                        {
+                            "name": "b",
+                            "primary_key": "id",
+                            "foreign_keys": [
+                                {"column": "a_id", "referenced_table": "a", "is_context": True},
+                                {"column": "day", "referenced_table": "c", "is_context": True},
+                            ],
+                        },
+                        {"name": "c", "primary_key": "id"},
+                        {"name": "lookup", "original_data": True},
+                    ]
+                },
+            }
+        )
+    )
 
     def no_reading(*args, **kwargs):
         raise AssertionError("data was read before the config was validated")

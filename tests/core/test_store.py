@@ -21,8 +21,10 @@ def trained(home, demo_pipeline):
 def _rows(dataset_id: str, home) -> dict:
     store = Store(home)
     record = store.dataset(dataset_id)
-    return {t: pq.read_table(store.dataset_dir(record.id) / info["parts"][0]).to_pylist()
-            for t, info in record.tables.items()}
+    return {
+        t: pq.read_table(store.dataset_dir(record.id) / info["parts"][0]).to_pylist()
+        for t, info in record.tables.items()
+    }
 
 
 def test_trained_generator_is_done_with_progress_steps(trained):
@@ -73,8 +75,9 @@ def test_state_of_another_generator_version_is_refused(trained, home):
 def test_fitted_arrays_load_without_pickle(trained, home):
     import numpy as np
 
-    with np.load(Store(home).generator_dir(trained.id) / "model" / "arrays.npz",
-                 allow_pickle=False) as npz:
+    with np.load(
+        Store(home).generator_dir(trained.id) / "model" / "arrays.npz", allow_pickle=False
+    ) as npz:
         assert all(npz[k].dtype.kind != "O" for k in npz.files)
 
 

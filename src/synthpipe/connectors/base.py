@@ -74,8 +74,14 @@ class Connector:
         """
         raise self._unsupported("schema discovery")
 
-    def read(self, table: str, location: str | None = None, *, columns: list[str] | None = None,
-             batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+    def read(
+        self,
+        table: str,
+        location: str | None = None,
+        *,
+        columns: list[str] | None = None,
+        batch_size: int = 65_536,
+    ) -> Iterator[pa.RecordBatch]:
         """The table's rows as Arrow record batches of at most ``batch_size`` rows."""
         raise self._unsupported("reading")
 
@@ -84,14 +90,24 @@ class Connector:
         """Whether the target table (or object) exists."""
         raise self._unsupported("checking targets")
 
-    def write(self, table: Table, data: Batches, location: str | None = None,
-              mode: WriteMode = WriteMode.FAIL) -> int:
+    def write(
+        self,
+        table: Table,
+        data: Batches,
+        location: str | None = None,
+        mode: WriteMode = WriteMode.FAIL,
+    ) -> int:
         """Write one table's batches with the given mode; returns rows written."""
         raise self._unsupported("writing")
 
-    def write_tables(self, tables: list[tuple[Table, Batches]], location: str | None = None,
-                     mode: WriteMode = WriteMode.FAIL, *,
-                     create_constraints: bool = False) -> dict[str, int]:
+    def write_tables(
+        self,
+        tables: list[tuple[Table, Batches]],
+        location: str | None = None,
+        mode: WriteMode = WriteMode.FAIL,
+        *,
+        create_constraints: bool = False,
+    ) -> dict[str, int]:
         """Write several tables, parents first (the caller orders them).
 
         Mode ``fail`` checks every target before writing any, so nothing is written when one

@@ -51,25 +51,31 @@ class FilesConnector(Connector):
     def _require(self, table: str, location: str | None) -> Path:
         path = self._find(table, location)
         if path is None:
-            raise NotFoundError(f"table '{table}' not found in {self._folder(location)}; "
-                                f"expected {table}.parquet, {table}.csv or a folder {table}/ "
-                                f"of parquet parts (tables here: {', '.join(self.tables(location))})")
+            raise NotFoundError(
+                f"table '{table}' not found in {self._folder(location)}; "
+                f"expected {table}.parquet, {table}.csv or a folder {table}/ "
+                f"of parquet parts (tables here: {', '.join(self.tables(location))})"
+            )
         return path
 
     def locations(self, prefix: str = "") -> list[str]:
         root = self.config.path
         if not root.is_dir():
             raise NotFoundError(f"folder {root} does not exist; set `path` to a folder of tables")
-        found = ["" if p == root else str(p.relative_to(root))
-                 for p in [root, *sorted(q for q in root.rglob("*") if q.is_dir())]
-                 if self._holds_tables(p)]
+        found = [
+            "" if p == root else str(p.relative_to(root))
+            for p in [root, *sorted(q for q in root.rglob("*") if q.is_dir())]
+            if self._holds_tables(p)
+        ]
         return [loc for loc in found if loc.startswith(prefix)]
 
     def _holds_tables(self, folder: Path) -> bool:
         if _is_parts_folder(folder):
             return False  # a table stored as parts, not a location
-        return any((p.is_file() and p.suffix in SUFFIXES) or (p.is_dir() and _is_parts_folder(p))
-                   for p in folder.iterdir())
+        return any(
+            (p.is_file() and p.suffix in SUFFIXES) or (p.is_dir() and _is_parts_folder(p))
+            for p in folder.iterdir()
+        )
 
     def tables(self, location: str | None = None) -> list[str]:
         folder = self._folder(location)
@@ -96,20 +102,33 @@ class FilesConnector(Connector):
             result.append(Table(name=name, columns=columns_from_arrow(dataset.schema), rows=rows))
         return result
 
-    def read(self, table: str, location: str | None = None, *, columns: list[str] | None = None,
-             batch_size: int = 65_536) -> Iterator:
+    def read(
+        self,
+        table: str,
+        location: str | None = None,
+        *,
+        columns: list[str] | None = None,
+        batch_size: int = 65_536,
+    ) -> Iterator:
         dataset = self._dataset(self._require(table, location))
         missing = [c for c in columns or [] if c not in dataset.schema.names]
         if missing:
-            raise ConnectorError(f"table '{table}' has no column(s) {', '.join(missing)}; "
-                                 f"columns: {', '.join(dataset.schema.names)}")
+            raise ConnectorError(
+                f"table '{table}' has no column(s) {', '.join(missing)}; "
+                f"columns: {', '.join(dataset.schema.names)}"
+            )
         yield from dataset.to_batches(columns=columns, batch_size=batch_size)
 
     def exists(self, table: str, location: str | None = None) -> bool:
         return self._find(table, location) is not None
 
-    def write(self, table: Table, data: Batches, location: str | None = None,
-              mode: WriteMode = WriteMode.FAIL) -> int:
+    def write(
+        self,
+        table: Table,
+        data: Batches,
+        location: str | None = None,
+        mode: WriteMode = WriteMode.FAIL,
+    ) -> int:
         mode = WriteMode(mode)
         folder = self._folder(location)
         folder.mkdir(parents=True, exist_ok=True)
@@ -133,8 +152,9 @@ class FilesConnector(Connector):
         if first is not None:
             _check_append(table.name, old.schema, first.schema)
         new = itertools.chain([first] if first is not None else [], batches)
-        return itertools.chain(old.to_batches(), (b.select(old.schema.names).cast(old.schema)
-                                                  for b in new))
+        return itertools.chain(
+            old.to_batches(), (b.select(old.schema.names).cast(old.schema) for b in new)
+        )
 
     def _write_atomic(self, target: Path, data: Batches) -> int:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -159,14 +179,18 @@ def _check_append(table: str, old, new) -> None:
         if field.name not in old.names:
             problems.append(f"column '{field.name}' is not in the existing table")
         elif not old.field(field.name).type.equals(field.type):
-            problems.append(f"column '{field.name}' is {field.type}, existing is "
-                            f"{old.field(field.name).type}")
+            problems.append(
+                f"column '{field.name}' is {field.type}, existing is {old.field(field.name).type}"
+            )
     missing = [name for name in old.names if name not in new.names]
     if missing:
         problems.append(f"existing column(s) {', '.join(missing)} missing from the new rows")
     if problems:
-        raise ConnectorError(f"cannot append to '{table}': " + "; ".join(problems)
-                             + "; use mode 'overwrite' to replace the table")
+        raise ConnectorError(
+            f"cannot append to '{table}': "
+            + "; ".join(problems)
+            + "; use mode 'overwrite' to replace the table"
+        )
 
 
 def _write_file(path: Path, data: Batches, fmt: str) -> int:
@@ -177,8 +201,11 @@ def _write_file(path: Path, data: Batches, fmt: str) -> int:
     try:
         for batch in data:
             if writer is None:
-                writer = (pq.ParquetWriter(path, batch.schema, compression="zstd")
-                          if fmt == "parquet" else csv.CSVWriter(path, batch.schema))
+                writer = (
+                    pq.ParquetWriter(path, batch.schema, compression="zstd")
+                    if fmt == "parquet"
+                    else csv.CSVWriter(path, batch.schema)
+                )
             writer.write_batch(batch)
             rows += batch.num_rows
     finally:

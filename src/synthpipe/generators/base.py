@@ -61,8 +61,9 @@ class Generator:
         state.meta.setdefault("config", data.config.model_dump(mode="json", by_alias=True))
         return state
 
-    def sample(self, state: FittedState, spec: SampleSpec,
-               progress: Progress) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def sample(
+        self, state: FittedState, spec: SampleSpec, progress: Progress
+    ) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Yield ``(table name, batch)`` pairs; parents' batches come before their children's.
 
         The rows depend only on the state, ``spec.seed`` and the partition, never on timing.
@@ -72,6 +73,7 @@ class Generator:
     def _fit(self, data: TrainingData, progress: Progress) -> FittedState:
         raise NotImplementedError(f"generator '{self.kind}' does not implement _fit")
 
-    def _sample(self, state: FittedState, spec: SampleSpec,
-                progress: Progress) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def _sample(
+        self, state: FittedState, spec: SampleSpec, progress: Progress
+    ) -> Iterator[tuple[str, pa.RecordBatch]]:
         raise NotImplementedError(f"generator '{self.kind}' does not implement _sample")

@@ -60,8 +60,9 @@ class IndependentGenerator(Generator):
         progress.done()
         return state
 
-    def _sample(self, state: FittedState, spec: SampleSpec,
-                progress: Progress) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def _sample(
+        self, state: FittedState, spec: SampleSpec, progress: Progress
+    ) -> Iterator[tuple[str, pa.RecordBatch]]:
         config = GeneratorConfig.model_validate(state.meta["config"])
         sampler = _Sampler(state, spec, progress)
         for index, table in enumerate(config.generation_order()):
@@ -69,8 +70,9 @@ class IndependentGenerator(Generator):
         progress.done()
 
 
-def _fit_table(table: Table, arrow: pa.Table, data: TrainingData, state: FittedState,
-               progress: Progress) -> dict:
+def _fit_table(
+    table: Table, arrow: pa.Table, data: TrainingData, state: FittedState, progress: Progress
+) -> dict:
     settings = data.config.settings(table)
     keys = set(table.primary_key or []) | {c for fk in table.foreign_keys for c in fk.columns}
     meta: dict = {"rows": arrow.num_rows, "keys": {}}
@@ -88,7 +90,9 @@ def _fit_table(table: Table, arrow: pa.Table, data: TrainingData, state: FittedS
             state.arrays[f"children.{table.name}"] = counts
         else:
             column = arrow.column(fk.columns[0]).combine_chunks()
-            meta.setdefault("null_rate", {})[fk.columns[0]] = column.null_count / max(len(column), 1)
+            meta.setdefault("null_rate", {})[fk.columns[0]] = column.null_count / max(
+                len(column), 1
+            )
             state.tables[f"values.{table.name}.{fk.columns[0]}"] = _value_counts(column)
     return meta
 
@@ -100,25 +104,34 @@ def _value_counts(column: pa.Array) -> pa.Table:
 
 def _protect(column: pa.Array, settings) -> pa.Table:
     """Value counts of a column after value protection (rare categories, extreme numbers)."""
-    if settings.value_protection and (pa.types.is_integer(column.type)
-                                      or pa.types.is_floating(column.type)
-                                      or pa.types.is_decimal(column.type)
-                                      or pa.types.is_temporal(column.type)):
+    if settings.value_protection and (
+        pa.types.is_integer(column.type)
+        or pa.types.is_floating(column.type)
+        or pa.types.is_decimal(column.type)
+        or pa.types.is_temporal(column.type)
+    ):
         column = _clip(column)
     table = _value_counts(column)
-    if not settings.value_protection or not (pa.types.is_string(column.type)
-                                             or pa.types.is_large_string(column.type)
-                                             or pa.types.is_boolean(column.type)):
+    if not settings.value_protection or not (
+        pa.types.is_string(column.type)
+        or pa.types.is_large_string(column.type)
+        or pa.types.is_boolean(column.type)
+    ):
         return table
     values, counts = table.column("value"), table.column("count").to_numpy()
     rare = (counts < RARE_MIN_COUNT) & values.is_valid().to_numpy(zero_copy_only=False)
     if not rare.any():
         return table
     kept = table.filter(pa.array(~rare))
-    if (settings.rare_category_replacement_method is RareCategoryReplacement.CONSTANT
-            and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type))):
-        token = pa.table({"value": pa.array([RARE_TOKEN], column.type),
-                          "count": pa.array([int(counts[rare].sum())], pa.int64())})
+    if settings.rare_category_replacement_method is RareCategoryReplacement.CONSTANT and (
+        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    ):
+        token = pa.table(
+            {
+                "value": pa.array([RARE_TOKEN], column.type),
+                "count": pa.array([int(counts[rare].sum())], pa.int64()),
+            }
+        )
         kept = pa.concat_tables([kept, token])
     return kept
 
@@ -131,8 +144,9 @@ def _clip(column: pa.Array) -> pa.Array:
     source = _temporal_ints(column) if temporal else column.cast(pa.float64())
     lo, hi = np.quantile(source.drop_null().to_numpy(), CLIP_QUANTILES, method="inverted_cdf")
     lo_s, hi_s = pa.scalar(lo.item()), pa.scalar(hi.item())
-    clipped = pc.min_element_wise(pc.max_element_wise(source, lo_s, skip_nulls=False), hi_s,
-                                  skip_nulls=False)
+    clipped = pc.min_element_wise(
+        pc.max_element_wise(source, lo_s, skip_nulls=False), hi_s, skip_nulls=False
+    )
     if temporal:
         storage = pa.int32() if column.type.bit_width == 32 else pa.int64()
         return clipped.cast(storage).cast(column.type)
@@ -144,7 +158,9 @@ def _temporal_ints(column: pa.Array) -> pa.Array:
     return column.cast(storage).cast(pa.int64())
 
 
-def _children_per_parent(child: pa.Table, parent: pa.Table, fk, config: GeneratorConfig) -> np.ndarray:
+def _children_per_parent(
+    child: pa.Table, parent: pa.Table, fk, config: GeneratorConfig
+) -> np.ndarray:
     """How many children each training parent has (zeros included), as an int array."""
     parent_table = config.table(fk.referenced_table)
     parent_key = (fk.referenced_columns or parent_table.primary_key)[0]
@@ -181,7 +197,7 @@ class _Sampler:
         self.progress.step(f"generate {table.name}", total=len(parents))
         start, generated = 0, []
         for batch_no, lo in enumerate(range(0, max(len(parents), 1), self.spec.batch_size)):
-            owners = parents[lo: lo + self.spec.batch_size]
+            owners = parents[lo : lo + self.spec.batch_size]
             if len(owners) == 0:
                 break
             batch = self._batch(table, schema, owners, start, self.rng(index, batch_no))
@@ -191,8 +207,11 @@ class _Sampler:
             self.progress.advance(len(owners))
             yield table.name, batch
         if table.primary_key:
-            self.keys[table.name] = (pa.concat_arrays(generated) if generated
-                                     else pa.array([], schema.field(table.primary_key[0]).type))
+            self.keys[table.name] = (
+                pa.concat_arrays(generated)
+                if generated
+                else pa.array([], schema.field(table.primary_key[0]).type)
+            )
 
     def _parent_rows(self, table: Table, index: int) -> pa.Array | np.ndarray:
         """One entry per row to generate: the parent key it belongs to (or a row number)."""
@@ -205,16 +224,20 @@ class _Sampler:
         parent_keys = self.keys[fk.referenced_table]
         rng = self.rng(index, 2**31)  # counts: apart from the batch streams
         learned = self.state.arrays[f"children.{table.name}"]
-        counts = rng.choice(learned, size=len(parent_keys)) if len(learned) else \
-            np.zeros(len(parent_keys), dtype=np.int64)
+        counts = (
+            rng.choice(learned, size=len(parent_keys))
+            if len(learned)
+            else np.zeros(len(parent_keys), dtype=np.int64)
+        )
         if requested is not None and len(parent_keys):
             target = partition_rows(requested, self.spec.partition, self.spec.partitions)
             weights = counts + 1e-9
             counts = rng.multinomial(target, weights / weights.sum())
         return parent_keys.take(pa.array(np.repeat(np.arange(len(parent_keys)), counts)))
 
-    def _batch(self, table: Table, schema: pa.Schema, owners, start: int,
-               rng: np.random.Generator) -> pa.RecordBatch:
+    def _batch(
+        self, table: Table, schema: pa.Schema, owners, start: int, rng: np.random.Generator
+    ) -> pa.RecordBatch:
         n = len(owners)
         meta = self.state.meta["tables"][table.name]
         columns = {}

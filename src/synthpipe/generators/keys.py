@@ -39,8 +39,9 @@ class KeyFormat:
 
 def learn_key_format(values) -> KeyFormat:
     """The format of a key column, from its training values (a numpy array or Arrow array)."""
-    array = np.asarray(values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy")
-                       else values)
+    array = np.asarray(
+        values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy") else values
+    )
     array = array[~_isnull(array)]
     if array.dtype.kind in "iu":
         return KeyFormat("int", offset=int(array.min()) if array.size else 1)
@@ -62,8 +63,9 @@ def _learn_pattern(sample: list[str]) -> KeyFormat:
             padded = any(d.startswith("0") and len(d) > 1 for d in digits)
             width = max(len(d) for d in digits) if padded else 0
             offset = min(int(d) for d in digits)
-            return KeyFormat("pattern", offset=offset, prefix=prefixes.pop(),
-                             suffix=suffixes.pop(), width=width)
+            return KeyFormat(
+                "pattern", offset=offset, prefix=prefixes.pop(), suffix=suffixes.pop(), width=width
+            )
     # Free-form keys: keep the typical length so the output still looks like the source's.
     width = int(np.median([len(v) for v in sample])) if sample else 8
     return KeyFormat("pattern", offset=0, prefix="K", width=max(width - 1, 1))
