@@ -1,0 +1,534 @@
+"""What every SQL database connector shares: dialects, type mapping, staging and the swap.
+
+A delivery to a database runs the same plan everywhere. Every target is checked first: mode
+``fail`` refuses when any exists, mode ``append`` checks columns and types, and mode
+``overwrite`` refuses to replace a table that an undelivered table references. Then each new
+table is loaded into a staging table named ``_sp_<token>_<table>`` and the staging tables are
+swapped in for the targets. Databases whose DDL is transactional (PostgreSQL, DuckDB) do all of
+it in one transaction, so a reader sees the old tables or the new ones. The others
+(MariaDB/MySQL, Oracle) load and commit the staging tables first and then swap by renaming;
+their plugins override ``_swap``. Whatever fails, staging tables are dropped and the targets
+keep their previous data.
+
+Plugins subclass ``SQLConnector`` and supply the driver: ``_execute``, ``_transaction``,
+``_load`` (the bulk path), ``_fetch`` (a streaming cursor) and the catalog queries. Nothing here
+imports a driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from synthpipe.connectors.base import Batches, Connector, WriteMode
+from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
+from synthpipe.schema import Column, ForeignKey, LogicalType, Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+STAGE_PREFIX = "_sp_"
+
+# Tables with more rows than this (by the catalog's estimate) are not counted exactly.
+EXACT_COUNT_BELOW = 100_000
+
+# Logical types a column may be appended into, per logical type of the incoming column.
+_APPENDABLE = {
+    LogicalType.INTEGER: {LogicalType.INTEGER, LogicalType.FLOAT, LogicalType.DECIMAL},
+    LogicalType.FLOAT: {LogicalType.FLOAT, LogicalType.DECIMAL},
+    LogicalType.DECIMAL: {LogicalType.DECIMAL, LogicalType.FLOAT},
+    LogicalType.BOOLEAN: {LogicalType.BOOLEAN},
+    LogicalType.DATE: {LogicalType.DATE, LogicalType.DATETIME},
+    LogicalType.DATETIME: {LogicalType.DATETIME},
+}
+_TEXTUAL = {LogicalType.STRING, LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.LAT_LONG}
+
+
+class Dialect:
+    """How one database spells identifiers and types; subclasses adjust the tables."""
+
+    name: ClassVar[str] = "sql"
+    quote_char: ClassVar[str] = '"'
+    max_identifier: ClassVar[int] = 63
+    # DDL type of each logical type; DECIMAL is formatted with precision and scale.
+    types: ClassVar[dict[LogicalType, str]] = {
+        LogicalType.INTEGER: "BIGINT",
+        LogicalType.FLOAT: "DOUBLE PRECISION",
+        LogicalType.DECIMAL: "NUMERIC({precision}, {scale})",
+        LogicalType.BOOLEAN: "BOOLEAN",
+        LogicalType.CATEGORICAL: "VARCHAR",
+        LogicalType.STRING: "VARCHAR",
+        LogicalType.TEXT: "TEXT",
+        LogicalType.DATE: "DATE",
+        LogicalType.DATETIME: "TIMESTAMP",
+        LogicalType.LAT_LONG: "VARCHAR",
+    }
+    # Type of a textual key column, where the database needs a bounded length to index it.
+    key_string_type: ClassVar[str | None] = None
+    # (regex on the lower-cased catalog type, logical type); the first match wins.
+    catalog_types: ClassVar[list[tuple[str, LogicalType]]] = [
+        (r"^(tiny|small|medium|big|huge)?int(eger)?\b", LogicalType.INTEGER),
+        (r"^(u(tiny|small|big|huge)?int|int[248]|(big)?serial)\b", LogicalType.INTEGER),
+        (r"^(decimal|numeric|number)", LogicalType.DECIMAL),
+        (r"^(real|float|double|binary_float|binary_double)", LogicalType.FLOAT),
+        (r"^bool", LogicalType.BOOLEAN),
+        (r"^date$", LogicalType.DATE),
+        (r"^(timestamp|datetime)", LogicalType.DATETIME),
+        (r"^(text|clob|nclob|mediumtext|longtext)$", LogicalType.TEXT),
+        (r"^enum", LogicalType.CATEGORICAL),
+    ]
+    # Precision and scale of a DECIMAL column whose schema gives none.
+    default_decimal: ClassVar[tuple[int, int]] = (38, 10)
+
+    def quote(self, name: str) -> str:
+        """The identifier quoted for this dialect, embedded quote characters doubled."""
+        if not name or "\x00" in name:
+            raise ConnectorError(
+                f"identifier {name!r} is empty or holds a NUL character; rename the table or column"
+            )
+        q = self.quote_char
+        return q + name.replace(q, q + q) + q
+
+    def qualify(self, location: str | None, name: str) -> str:
+        """``location.name`` quoted, or just ``name`` when there is no location."""
+        return f"{self.quote(location)}.{self.quote(name)}" if location else self.quote(name)
+
+    def column_type(self, column: Column, *, key: bool = False) -> str:
+        """The DDL type of a column, with precision and scale for decimals."""
+        if key and column.type in _TEXTUAL and self.key_string_type:
+            return self.key_string_type
+        template = self.types[column.type]
+        if column.type is LogicalType.DECIMAL:
+            precision, scale = self.default_decimal
+            if column.precision is not None:
+                precision, scale = column.precision, column.scale or 0
+            return template.format(precision=precision, scale=scale)
+        return template
+
+    def logical_type(self, catalog_type: str) -> LogicalType:
+        """The logical type of a catalog type name; STRING when nothing else fits."""
+        lowered = catalog_type.strip().lower()
+        for pattern, logical in self.catalog_types:
+            if re.match(pattern, lowered):
+                return logical
+        return LogicalType.STRING
+
+    def stage_name(self, table: str, token: str) -> str:
+        """A staging-table name unique to one delivery, cut to the dialect's identifier limit."""
+        return f"{STAGE_PREFIX}{token}_{table}"[: self.max_identifier]
+
+    def create_table(
+        self, qualified: str, table: Table, references: Iterable[tuple[ForeignKey, str]] = ()
+    ) -> str:
+        """CREATE TABLE for ``table`` under ``qualified``; ``references`` are (fk, parent) pairs.
+
+        ``parent`` is already qualified and quoted; each fk names its referenced columns.
+        """
+        keys = {c for fk in table.foreign_keys for c in fk.columns} | set(table.primary_key or [])
+        parts = [self._column_ddl(c, key=c.name in keys) for c in table.columns or []]
+        if table.primary_key:
+            parts.append(f"PRIMARY KEY ({self._names(table.primary_key)})")
+        for fk, parent in references:
+            parts.append(
+                f"FOREIGN KEY ({self._names(fk.columns)}) REFERENCES {parent} "
+                f"({self._names(fk.referenced_columns or [])})"
+            )
+        return f"CREATE TABLE {qualified} ({', '.join(parts)})"
+
+    def _column_ddl(self, column: Column, *, key: bool) -> str:
+        null = "" if column.nullable else " NOT NULL"
+        return f"{self.quote(column.name)} {self.column_type(column, key=key)}{null}"
+
+    def _names(self, names: Iterable[str]) -> str:
+        return ", ".join(self.quote(n) for n in names)
+
+
+@dataclass
+class Target:
+    """One table of a delivery: where its rows go and what happens to the old table."""
+
+    table: Table
+    final: str  # unquoted target name
+    stage: str | None  # staging table, or None when rows go straight into the target (append)
+    existed: bool
+
+
+class SQLConnector(Connector):
+    """Base of the database connectors: the delivery plan, append checks and schema assembly."""
+
+    dialect: ClassVar[Dialect] = Dialect()
+    # DDL commits on its own (MySQL, Oracle): stages are loaded and committed, then swapped.
+    transactional_ddl: ClassVar[bool] = True
+    # Setting names whose values are scrubbed from driver messages.
+    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+
+    # -- what a driver plugin provides -----------------------------------------------------
+    @property
+    def default_location(self) -> str | None:
+        """The schema (or database) used when a call names no location."""
+        return None
+
+    def _execute(self, sql: str, params: Any = None) -> list[tuple]:
+        """Run one statement on the connector's connection and return its rows."""
+        raise self._unsupported("SQL statements")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Run the block in one transaction: commit when it succeeds, roll back when not."""
+        raise self._unsupported("transactions")
+        yield  # pragma: no cover
+
+    def _load(self, qualified: str, table: Table, data: Batches) -> int:
+        """Bulk-load batches into an existing table, columns by name; returns rows loaded."""
+        raise self._unsupported("bulk loading")
+
+    def _fetch(self, sql: str, batch_size: int) -> Iterator[list[tuple]]:
+        """Rows of a query in lists of at most ``batch_size``, streamed (server-side cursor)."""
+        raise self._unsupported("reading")
+
+    def _catalog_columns(self, location: str | None, table: str) -> list[Column]:
+        """Columns of an existing table as the catalog describes them, in table order."""
+        raise self._unsupported("reading the catalog")
+
+    def _catalog_keys(
+        self, location: str | None, table: str
+    ) -> tuple[list[str] | None, list[ForeignKey]]:
+        """The table's primary key (None if none) and foreign keys, from the catalog."""
+        raise self._unsupported("reading keys from the catalog")
+
+    def _referencing(self, location: str | None, table: str) -> list[str]:
+        """Names of the tables whose foreign keys reference ``table``."""
+        return []
+
+    def _row_estimate(self, location: str | None, table: str) -> int | None:
+        """The catalog's row estimate, when it keeps one; None otherwise."""
+        return None
+
+    # -- source ----------------------------------------------------------------------------
+    def exists(self, table: str, location: str | None = None) -> bool:
+        """Whether the target table exists at the location."""
+        return table in self.tables(location or self.default_location)
+
+    def schema(self, location: str | None = None, tables: list[str] | None = None) -> list[Table]:
+        """Tables with columns, types, nullability, primary and foreign keys and row counts.
+
+        Row counts are exact for small tables and the catalog's estimate for large ones.
+        """
+        location = location or self.default_location
+        known = self.tables(location)
+        names = known if tables is None else tables
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise NotFoundError(
+                f"{self.kind} location '{location}' has no table(s) {', '.join(missing)}; "
+                f"tables there: {', '.join(known) or 'none'}"
+            )
+        return [self._table(location, name) for name in names]
+
+    def _table(self, location: str | None, name: str) -> Table:
+        pk, fks = self._catalog_keys(location, name)
+        columns = self._catalog_columns(location, name)
+        return Table(
+            name=name,
+            columns=columns,
+            primary_key=pk,
+            foreign_keys=fks,
+            rows=self._row_count(location, name),
+        )
+
+    def _row_count(self, location: str | None, table: str) -> int:
+        estimate = self._row_estimate(location, table)
+        if estimate is not None and estimate >= EXACT_COUNT_BELOW:
+            return estimate
+        rows = self._execute(f"SELECT COUNT(*) FROM {self.dialect.qualify(location, table)}")
+        return int(rows[0][0])
+
+    def read(
+        self,
+        table: str,
+        location: str | None = None,
+        *,
+        columns: list[str] | None = None,
+        batch_size: int = 65_536,
+    ) -> Iterator[pa.RecordBatch]:
+        """The table's rows as Arrow record batches of at most ``batch_size`` rows."""
+        location = location or self.default_location
+        known = self._catalog_columns(location, table)
+        if not known:
+            raise NotFoundError(
+                f"{self.kind} location '{location}' has no table '{table}'; tables there: "
+                f"{', '.join(self.tables(location)) or 'none'}"
+            )
+        by_name = {c.name: c for c in known}
+        unknown = [c for c in columns or [] if c not in by_name]
+        if unknown:
+            raise NotFoundError(
+                f"table '{table}' has no column(s) {', '.join(unknown)}; "
+                f"columns: {', '.join(by_name)}"
+            )
+        chosen = [by_name[c] for c in columns] if columns else known
+        select = ", ".join(self.dialect.quote(c.name) for c in chosen)
+        sql = f"SELECT {select} FROM {self.dialect.qualify(location, table)}"
+        return (rows_to_batch(rows, chosen) for rows in self._fetch(sql, batch_size))
+
+    # -- delivery --------------------------------------------------------------------------
+    def write(
+        self,
+        table: Table,
+        data: Batches,
+        location: str | None = None,
+        mode: WriteMode = WriteMode.FAIL,
+    ) -> int:
+        """Write one table's batches with the given mode; returns rows written."""
+        return self.write_tables([(table, data)], location, mode)[table.name]
+
+    def write_tables(
+        self,
+        tables: list[tuple[Table, Batches]],
+        location: str | None = None,
+        mode: WriteMode = WriteMode.FAIL,
+        *,
+        create_constraints: bool = False,
+    ) -> dict[str, int]:
+        """Deliver several tables, parents first, with the mode's guarantees for all of them.
+
+        Every target is checked before any row is written: ``fail`` raises listing every
+        existing target, ``append`` checks columns by name and their types, ``overwrite``
+        refuses to replace a table referenced by a table outside the delivery. New tables are
+        created from the schema (types, nullability, primary key), with foreign keys between
+        the delivered tables when ``create_constraints`` is true.
+        """
+        mode = WriteMode(mode)
+        location = location or self.default_location
+        completed = [_complete(t, d) for t, d in tables]
+        targets = self._plan([t for t, _ in completed], location, mode)
+        rows = self._deliver(targets, [d for _, d in completed], location, create_constraints)
+        return {t.final: n for t, n in zip(targets, rows, strict=True)}
+
+    def _plan(self, tables: list[Table], location: str | None, mode: WriteMode) -> list[Target]:
+        existing = {t.name for t in tables if self.exists(t.name, location)}
+        if mode is WriteMode.FAIL and existing:
+            raise TargetExistsError([t.name for t in tables if t.name in existing])
+        if mode is WriteMode.APPEND:
+            problems = [
+                p for t in tables if t.name in existing for p in self._append_problems(t, location)
+            ]
+            if problems:
+                raise ConnectorError(
+                    "append refused before writing any row: " + "; ".join(problems)
+                )
+        if mode is WriteMode.OVERWRITE:
+            self._check_replaceable(sorted(existing), {t.name for t in tables}, location)
+        token = secrets.token_hex(3)
+        in_place = mode is WriteMode.APPEND
+        return [
+            Target(
+                t,
+                t.name,
+                None if in_place and t.name in existing else self.dialect.stage_name(t.name, token),
+                t.name in existing,
+            )
+            for t in tables
+        ]
+
+    def _check_replaceable(self, existing: list[str], delivered: set[str], location) -> None:
+        problems = []
+        for name in existing:
+            outside = [t for t in self._referencing(location, name) if t not in delivered]
+            if outside:
+                problems.append(f"'{name}' is referenced by foreign keys of {', '.join(outside)}")
+        if problems:
+            raise ConnectorError(
+                "overwrite refused before writing any row: cannot replace table "
+                + "; ".join(problems)
+                + "; deliver those tables in the same delivery or drop their constraints"
+            )
+
+    def _append_problems(self, table: Table, location: str | None) -> list[str]:
+        """Why ``table``'s columns cannot be appended into the existing target; [] if they can."""
+        existing = {c.name: c for c in self._catalog_columns(location, table.name)}
+        problems = []
+        for column in table.columns or []:
+            have = existing.get(column.name)
+            if have is None:
+                problems.append(
+                    f"column '{table.name}.{column.name}' does not exist in the target "
+                    f"(it has: {', '.join(existing)}); add it or drop it"
+                )
+            elif not appendable(column.type, have.type):
+                problems.append(
+                    f"column '{table.name}.{column.name}' is {column.type.value} but the target "
+                    f"column is {have.type.value}; cast it or use mode 'overwrite'"
+                )
+        given = set(table.column_names)
+        for name, have in existing.items():
+            if name not in given and not have.nullable:
+                problems.append(
+                    f"target column '{table.name}.{name}' is NOT NULL but the data has no such "
+                    "column; add it to the data"
+                )
+        return problems
+
+    def _deliver(
+        self,
+        targets: list[Target],
+        data: list[Batches],
+        location: str | None,
+        create_constraints: bool,
+    ) -> list[int]:
+        """Create staging tables, load everything, swap; clean up whatever a failure leaves."""
+        pairs = list(zip(targets, data, strict=True))
+        try:
+            if self.transactional_ddl:
+                with self._transaction():
+                    self._create_stages(targets, location, create_constraints)
+                    rows = [self._load_target(t, d, location) for t, d in pairs]
+                    self._swap(targets, location)
+                return rows
+            self._create_stages(targets, location, create_constraints)
+            with self._transaction():
+                rows = [self._load_target(t, d, location) for t, d in pairs]
+            self._swap(targets, location)
+            return rows
+        except BaseException:
+            self._drop_stages(targets, location)
+            raise
+
+    def _create_stages(
+        self, targets: list[Target], location: str | None, create_constraints: bool
+    ) -> None:
+        """Create every staging table; a child's foreign keys reference its parent's stage.
+
+        Foreign keys follow a renamed table in PostgreSQL, MySQL and Oracle, so after the swap
+        the new child references the new parent.
+        """
+        stage_of = {t.final: t.stage for t in targets if t.stage}
+        tables = {t.final: t.table for t in targets}
+        for target in targets:
+            if target.stage is None:
+                continue
+            refs = []
+            if create_constraints:
+                refs = [
+                    (fk, self.dialect.qualify(location, stage_of.get(parent, parent)))
+                    for fk, parent in references(target.table, tables)
+                ]
+            qualified = self.dialect.qualify(location, target.stage)
+            self._execute(self.dialect.create_table(qualified, target.table, refs))
+
+    def _load_target(self, target: Target, data: Batches, location: str | None) -> int:
+        name = target.stage or target.final
+        return self._load(self.dialect.qualify(location, name), target.table, data)
+
+    def _swap(self, targets: list[Target], location: str | None) -> None:
+        """Replace each target by its staging table: drop old ones (children first), rename."""
+        q = self.dialect
+        for target in reversed(targets):
+            if target.stage and target.existed:
+                self._execute(f"DROP TABLE {q.qualify(location, target.final)}")
+        for target in targets:
+            if target.stage:
+                self._execute(
+                    f"ALTER TABLE {q.qualify(location, target.stage)} "
+                    f"RENAME TO {q.quote(target.final)}"
+                )
+
+    def _drop_stages(self, targets: list[Target], location: str | None) -> None:
+        """Drop staging tables a failed delivery left (none after a rollback of DDL)."""
+        for target in reversed(targets):
+            if target.stage:
+                with contextlib.suppress(Exception):
+                    self._execute(
+                        f"DROP TABLE IF EXISTS {self.dialect.qualify(location, target.stage)}"
+                    )
+
+
+def appendable(given: LogicalType, target: LogicalType) -> bool:
+    """Whether a column of logical type ``given`` may be appended into one of type ``target``."""
+    if target in _TEXTUAL:
+        return given in _TEXTUAL
+    return target in _APPENDABLE.get(given, set())
+
+
+def references(table: Table, tables: dict[str, Table]) -> list[tuple[ForeignKey, str]]:
+    """Each foreign key with its referenced columns filled in, and its parent's name (unquoted).
+
+    The referenced columns default to the parent's primary key when the parent is delivered
+    alongside.
+    """
+    refs = []
+    for fk in table.foreign_keys:
+        columns = fk.referenced_columns
+        parent = tables.get(fk.referenced_table)
+        if columns is None and parent is not None:
+            columns = parent.primary_key
+        if not columns:
+            raise ConnectorError(
+                f"foreign key {table.name}.{','.join(fk.columns)} references "
+                f"'{fk.referenced_table}' without naming its columns; set referenced_columns "
+                "or create_constraints: false"
+            )
+        refs.append(
+            (fk.model_copy(update={"referenced_columns": list(columns)}), fk.referenced_table)
+        )
+    return refs
+
+
+def _complete(table: Table, data: Batches) -> tuple[Table, Batches]:
+    """The table with columns taken from the first batch when the schema gives none."""
+    if table.columns is not None:
+        return table, data
+    from synthpipe.types import columns_from_arrow
+
+    batches = iter(data)
+    first = next(batches, None)
+    if first is None:
+        raise ConnectorError(
+            f"table '{table.name}' has no columns in its schema and no rows to take them "
+            "from; give its columns"
+        )
+    columns = columns_from_arrow(first.schema)
+    return table.model_copy(update={"columns": columns}), itertools.chain([first], batches)
+
+
+def rows_to_batch(rows: list[tuple], columns: list[Column]) -> pa.RecordBatch:
+    """Driver rows as one Arrow record batch typed after the columns' logical types."""
+    import pyarrow as pa
+
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    arrays = [_array(list(v), c) for v, c in zip(values, columns, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])
+
+
+def _array(values: list, column: Column) -> pa.Array:
+    import pyarrow as pa
+
+    from synthpipe.types import arrow_type
+
+    if column.type is LogicalType.DECIMAL and column.precision is None:
+        return (
+            pa.array(values)
+            if any(v is not None for v in values)
+            else pa.array(values, pa.decimal128(38, 10))
+        )
+    dtype = arrow_type(column)
+    if column.type is LogicalType.BOOLEAN:
+        values = [None if v is None else bool(v) for v in values]
+    elif column.type is LogicalType.DATE:
+        values = [v.date() if hasattr(v, "date") else v for v in values]
+    elif dtype == pa.string():
+        values = [None if v is None else str(v) for v in values]
+    return pa.array(values, dtype)
+
+
+def scrub(text: str, secrets_: Iterable[str | None]) -> str:
+    """``text`` with every secret value replaced by ``***``."""
+    for secret in secrets_:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

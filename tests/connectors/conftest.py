@@ -1,0 +1,208 @@
+"""Real services for the connector tests: PostgreSQL, MariaDB, S3 (moto) and GCS (emulator).
+
+Each database test gets a scratch schema (PostgreSQL) or database (MariaDB) of its own, dropped
+afterwards. A service that is not running skips its tests with the reason, except when
+SYNTHPIPE_REQUIRE_SERVICES=1, where it fails them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
+MARIA = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
+
+
+def missing(reason: str):
+    """Skip a test whose service is absent; with SYNTHPIPE_REQUIRE_SERVICES=1 fail it."""
+    if os.environ.get("SYNTHPIPE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scratch_name() -> str:
+    return f"sp_test_{secrets.token_hex(4)}"
+
+
+@dataclass
+class Backend:
+    """A database connector under test plus a second, independent connection to look with."""
+
+    name: str
+    connector: object
+    location: str
+    query: Callable[[str], list[tuple]]
+
+    def qualified(self, table: str) -> str:
+        return self.connector.dialect.qualify(self.location, table)
+
+    def count(self, table: str) -> int:
+        return self.query(f"SELECT COUNT(*) FROM {self.qualified(table)}")[0][0]
+
+    def stage_tables(self) -> list[str]:
+        return [t for t in self.connector.tables(self.location) if t.startswith("_sp_")]
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> dict:
+    """Connection settings of the local PostgreSQL, or a skip when it is not running."""
+    import psycopg
+
+    try:
+        psycopg.connect(**_pg_args(), connect_timeout=3).close()
+    except psycopg.Error as exc:
+        missing(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc})")
+    return PG
+
+
+def _pg_args() -> dict:
+    return {"host": PG["host"], "port": PG["port"], "user": PG["user"], "dbname": PG["database"]}
+
+
+@pytest.fixture
+def pg_admin(postgres_server) -> Iterator:
+    import psycopg
+
+    with psycopg.connect(**_pg_args(), autocommit=True) as con:
+        yield con
+
+
+@pytest.fixture
+def pg_schema(pg_admin) -> Iterator[str]:
+    """A scratch schema, dropped with everything in it after the test."""
+    name = scratch_name()
+    pg_admin.execute(f'CREATE SCHEMA "{name}"')
+    yield name
+    pg_admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture
+def postgres(pg_schema) -> Iterator:
+    from synthpipe_postgres import PostgresConnector
+
+    with PostgresConnector(**PG, default_schema=pg_schema) as connector:
+        yield connector
+
+
+@pytest.fixture
+def postgres_backend(postgres, pg_schema, pg_admin) -> Backend:
+    return Backend("postgres", postgres, pg_schema, lambda sql: pg_admin.execute(sql).fetchall())
+
+
+# -- MariaDB --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> dict:
+    """Connection settings of the local MariaDB, or a skip when it is not running."""
+    import pymysql
+
+    try:
+        pymysql.connect(**_maria_args(), connect_timeout=3).close()
+    except pymysql.Error as exc:
+        missing(f"MariaDB is not reachable at 127.0.0.1:3306 ({exc})")
+    return MARIA
+
+
+def _maria_args() -> dict:
+    return {
+        "host": MARIA["host"],
+        "port": MARIA["port"],
+        "user": MARIA["user"],
+        "password": MARIA["password"],
+    }
+
+
+@pytest.fixture
+def maria_admin(mariadb_server) -> Iterator:
+    import pymysql
+
+    con = pymysql.connect(**_maria_args(), autocommit=True)
+    yield con
+    con.close()
+
+
+def maria_query(con) -> Callable[[str], list[tuple]]:
+    def run(sql: str) -> list[tuple]:
+        with con.cursor() as cursor:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+    return run
+
+
+@pytest.fixture
+def maria_db(maria_admin) -> Iterator[str]:
+    """A scratch database, dropped with everything in it after the test."""
+    name = scratch_name()
+    maria_query(maria_admin)(f"CREATE DATABASE `{name}`")
+    yield name
+    maria_query(maria_admin)(f"DROP DATABASE `{name}`")
+
+
+@pytest.fixture
+def mariadb(maria_db) -> Iterator:
+    from synthpipe_mysql import MySQLConnector
+
+    with MySQLConnector(**{**MARIA, "database": maria_db}) as connector:
+        yield connector
+
+
+@pytest.fixture
+def mariadb_backend(mariadb, maria_db, maria_admin) -> Backend:
+    return Backend("mariadb", mariadb, maria_db, maria_query(maria_admin))
+
+
+# -- DuckDB ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def duckdb_backend() -> Iterator[Backend]:
+    from synthpipe.connectors.duckdb import DuckDBConnector
+
+    with DuckDBConnector(path=":memory:") as connector:
+        look = connector.connection.cursor()
+        yield Backend("duckdb", connector, "main", lambda sql: look.execute(sql).fetchall())
+
+
+@pytest.fixture(params=["duckdb", "postgres", "mariadb"])
+def backend(request) -> Backend:
+    """Each SQL database in turn: the delivery contract holds for all of them."""
+    return request.getfixturevalue(f"{request.param}_backend")
+
+
+# -- object stores --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def env(**values: str) -> Iterator[None]:
+    """Environment variables set for the block, restored afterwards."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
