@@ -19,6 +19,7 @@ _API = {
     "generate",
     "run",
     "deliver",
+    "report",
     "atrain",
     "agenerate",
     "load_pipeline",

@@ -44,6 +44,7 @@ __all__ = [
     "list_datasets",
     "list_generators",
     "load_pipeline",
+    "report",
     "run",
 ]
 
@@ -226,6 +227,54 @@ def run(
         "tables": dataset.tables,
         "delivered": delivered,
     }
+
+
+def report(dataset: str, *, home: str | Path | None = None, seed: int = 0) -> Path:
+    """Write the QA report of a dataset beside it; returns the HTML file's path.
+
+    Compares the synthetic tables with the real training and holdout rows kept beside the
+    generator; the metrics go to ``qa_metrics.json`` in the same folder.
+    """
+    from synthpipe import qa
+
+    store = Store(home)
+    record = store.dataset(dataset)
+    generator = store.generator(record.generator_id)
+    config = GeneratorConfig.model_validate(generator.config)
+    train, holdout = (
+        _reference(store, generator.id, "train"),
+        _reference(store, generator.id, "holdout"),
+    )
+    if not train:
+        raise SynthpipeError(
+            f"generator '{generator.name}' has no real reference rows (imported generators "
+            "carry none); report on a dataset of a generator trained in this store"
+        )
+    synthetic = {
+        name: engine.read_dataset(store, record.id, name).to_pandas()
+        for name in record.tables
+        if name in train
+    }
+    timings = {**generator.timings, **record.timings}
+    result = qa.evaluate(
+        train, synthetic, holdout or None, config=config, seed=seed, timings=timings
+    )
+    html, _ = result.save(
+        store.dataset_dir(record.id),
+        title=f"{record.name} ({generator.generator})",
+        generator_config=generator.config,
+    )
+    return html
+
+
+def _reference(store: Store, gen_id: str, split: str) -> dict:
+    import pyarrow.parquet as pq
+
+    folder = store.generator_dir(gen_id) / "reference" / split
+    if not folder.is_dir():
+        return {}
+    tables = {p.stem: pq.read_table(p).to_pandas() for p in sorted(folder.glob("*.parquet"))}
+    return {name: df for name, df in tables.items() if len(df)}
 
 
 def list_generators(home: str | Path | None = None) -> list[GeneratorRecord]:

@@ -269,6 +269,24 @@ def run(ctx, pipeline):
 
 
 @cli.command()
+@click.argument("dataset")
+@click.option("--open", "open_", is_flag=True, help="Open the report in a browser.")
+@pass_ctx
+def report(ctx, dataset, open_):
+    """Write the QA report of DATASET (HTML + JSON metrics) beside it and print its path."""
+    from synthpipe import api
+    from synthpipe.qa import load_metrics
+
+    path = api.report(dataset, home=ctx.home)
+    headline = load_metrics(path.parent)["headline"]
+    ctx.emit({"report": str(path), "headline": headline}, str(path))
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+@cli.command()
 @pass_ctx
 def schema(ctx):
     """Print the JSON Schema of pipeline files (for editors)."""
@@ -412,6 +430,15 @@ def main(argv: list[str] | None = None) -> None:
             raise
         label = "canceled" if isinstance(exc, CanceledError) else "error"
         click.echo(f"{label}: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug, not bad input: still one line unless --debug
+        if debug:
+            raise
+        click.echo(
+            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for "
+            "the traceback and report it)",
+            err=True,
+        )
         sys.exit(1)
 
 
