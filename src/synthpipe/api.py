@@ -46,6 +46,7 @@ __all__ = [
     "load_pipeline",
     "report",
     "run",
+    "validate",
 ]
 
 PipelineLike = Pipeline | str | Path
@@ -209,24 +210,32 @@ def _batches(store: Store, record: DatasetRecord, table: str):
 def run(
     pipeline: PipelineLike, *, home: str | Path | None = None, progress: Progress | None = None
 ) -> dict:
-    """Run a whole pipeline: train, generate, then deliver to every destination."""
+    """Run a whole pipeline: train, generate, report, validate, then deliver everywhere.
+
+    Delivery is skipped (and a SynthpipeError raised with the summary) when validation fails,
+    unless the delivery is marked ``force``.
+    """
     p = _pipeline(pipeline)
+    store = Store(home)
     generator = train(p, home=home, progress=progress)
-    spec = p.generation
     dataset = engine.generate(
-        Store(home), generator.id, spec, name=f"{p.name}-synthetic", progress=progress
+        store, generator.id, p.generation, name=f"{p.name}-synthetic", progress=progress
     )
-    delivered = {}
-    for i, delivery in enumerate(p.delivery):
-        delivered[f"{i}:{delivery.destination.connector}"] = _deliver_one(
-            Store(home), Store(home).dataset(dataset.id), delivery, delivery.force
-        )
-    return {
-        "generator": generator.id,
-        "dataset": dataset.id,
-        "tables": dataset.tables,
-        "delivered": delivered,
+    result = {"generator": generator.id, "dataset": dataset.id, "tables": dataset.tables}
+    result["report"] = str(report(dataset.id, home=home))
+    if p.validation.enabled:
+        checked = validate(dataset.id, home=home, settings=p.validation)
+        result["validation"] = checked.success
+        if not checked.success and not all(d.force for d in p.delivery):
+            raise SynthpipeError(
+                f"dataset '{dataset.name}' failed validation; nothing delivered\n"
+                + checked.summary()
+            )
+    result["delivered"] = {
+        f"{i}:{d.destination.connector}": _deliver_one(store, store.dataset(dataset.id), d, d.force)
+        for i, d in enumerate(p.delivery)
     }
+    return result
 
 
 def report(dataset: str, *, home: str | Path | None = None, seed: int = 0) -> Path:
@@ -265,6 +274,14 @@ def report(dataset: str, *, home: str | Path | None = None, seed: int = 0) -> Pa
         generator_config=generator.config,
     )
     return html
+
+
+def validate(dataset: str, **kwargs):
+    """Validate a dataset (derived suites, relational checks, quality gates); see
+    ``synthpipe.validate.validate_dataset`` for the options."""
+    from synthpipe.validate import validate_dataset
+
+    return validate_dataset(dataset, **kwargs)
 
 
 def _reference(store: Store, gen_id: str, split: str) -> dict:

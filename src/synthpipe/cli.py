@@ -414,6 +414,16 @@ def datasets_show(ctx, dataset):
     ctx.emit(data, json.dumps(data, indent=2, default=str))
 
 
+def _attach_integrations() -> None:
+    """Sub-commands that live beside their integration (imported lazily inside them)."""
+    from synthpipe.validate.cli import validate_command
+
+    cli.add_command(validate_command)
+
+
+_attach_integrations()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning synthpipe errors into one line and exit code 1."""
     debug = "--debug" in (argv if argv is not None else sys.argv)

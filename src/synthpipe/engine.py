@@ -198,13 +198,16 @@ def split(data: dict[str, pa.Table], config: GeneratorConfig, share: float, seed
 
 
 def column_statistics(arrow: pa.Table) -> dict:
-    """Per column: nulls, min/max, distinct count and (for few distinct values) the values."""
+    """Per column: nulls (and NaNs), min/max, distinct count and (for few) the values."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     stats = {}
     for name in arrow.column_names:
         column = arrow.column(name)
         entry = {"null_count": column.null_count, "type": str(column.type)}
+        if pa.types.is_floating(column.type):
+            entry["nan_count"] = pc.sum(pc.is_nan(column)).as_py() or 0
         try:
             mm = pc.min_max(column)
             entry["min"], entry["max"] = mm["min"].as_py(), mm["max"].as_py()

@@ -88,7 +88,7 @@ def add_fake_columns(
     from synthpipe.types import arrow_type
 
     fakes = [c for c in (table.columns or []) if c.sensitive == "fake"] if table else []
-    if not fakes or table.original_data:
+    if not fakes:
         return batch
     arrays = dict(zip(batch.schema.names, batch.columns, strict=True))
     for column in fakes:
