@@ -18,12 +18,14 @@ $(BIN)/python:
 # Core plus every plugin distribution under plugins/, editable.
 $(VENV)/.installed: $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/pip install -q $(EDITABLES)
+	rm -rf src/*.egg-info plugins/*/src/*.egg-info  # stale copies would declare entry points twice
 	touch $@
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[$(TEST_EXTRAS)]" $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	rm -rf src/*.egg-info plugins/*/src/*.egg-info
 	$(BIN)/pip check
 	touch $@
 

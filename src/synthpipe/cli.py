@@ -416,9 +416,11 @@ def datasets_show(ctx, dataset):
 
 def _attach_integrations() -> None:
     """Sub-commands that live beside their integration (imported lazily inside them)."""
+    from synthpipe.dbt.cli import dbt as dbt_group
     from synthpipe.validate.cli import validate_command
 
     cli.add_command(validate_command)
+    cli.add_command(dbt_group)
 
 
 _attach_integrations()

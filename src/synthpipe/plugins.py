@@ -20,6 +20,9 @@ from synthpipe.errors import PluginError
 
 ENTRY_POINT_GROUP = "synthpipe"
 
+# Kinds served by a distribution of another name (for the install hint).
+DISTRIBUTIONS = {"mariadb": "synthpipe-mysql"}
+
 # Embedded plugins, loaded through the same hooks as third-party ones.
 DEFAULT_PLUGINS = (
     "synthpipe.connectors.files",
@@ -151,7 +154,7 @@ def _lookup(table: dict[str, type], kind: str, what: str) -> type:
                 f"({info.error}); fix it with `{info.fix}`"
             )
     known = ", ".join(sorted(table)) or "none"
-    hint = f"synthpipe-{kind}"
+    hint = DISTRIBUTIONS.get(kind, f"synthpipe-{kind}")
     raise PluginError(
         f"unknown {what} '{kind}' (available: {known}); install the plugin that "
         f"provides it, e.g. `pip install {hint}`, and check `synthpipe plugins`"

@@ -7,7 +7,7 @@ SYNTHPIPE_REQUIRE_SERVICES=1, where it fails them.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import secrets
 import socket
@@ -151,12 +151,18 @@ def maria_query(con) -> Callable[[str], list[tuple]]:
 
 
 @pytest.fixture
-def maria_db(maria_admin) -> Iterator[str]:
+def maria_sql(maria_admin) -> Callable[[str], list[tuple]]:
+    """Run one statement as the MariaDB administrator; its rows."""
+    return maria_query(maria_admin)
+
+
+@pytest.fixture
+def maria_db(maria_sql) -> Iterator[str]:
     """A scratch database, dropped with everything in it after the test."""
     name = scratch_name()
-    maria_query(maria_admin)(f"CREATE DATABASE `{name}`")
+    maria_sql(f"CREATE DATABASE `{name}`")
     yield name
-    maria_query(maria_admin)(f"DROP DATABASE `{name}`")
+    maria_sql(f"DROP DATABASE `{name}`")
 
 
 @pytest.fixture
@@ -168,8 +174,8 @@ def mariadb(maria_db) -> Iterator:
 
 
 @pytest.fixture
-def mariadb_backend(mariadb, maria_db, maria_admin) -> Backend:
-    return Backend("mariadb", mariadb, maria_db, maria_query(maria_admin))
+def mariadb_backend(mariadb, maria_db, maria_sql) -> Backend:
+    return Backend("mariadb", mariadb, maria_db, maria_sql)
 
 
 # -- DuckDB ---------------------------------------------------------------------------------
@@ -192,17 +198,89 @@ def backend(request) -> Backend:
 
 # -- object stores --------------------------------------------------------------------------
 
+STORE_SECRET = "s3cr3t-St0reKey"
 
-@contextlib.contextmanager
-def env(**values: str) -> Iterator[None]:
-    """Environment variables set for the block, restored afterwards."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """An S3 API served by moto on a free loopback port, for the whole session."""
     try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        missing(f"moto[server] is not installed ({exc}); pip install 'moto[server]'")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """The GCS JSON API served by gcp-storage-emulator on a free loopback port."""
+    try:
+        from gcp_storage_emulator.server import create_server
+    except ImportError as exc:
+        missing(f"gcp-storage-emulator is not installed ({exc}); pip install gcp-storage-emulator")
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def s3_settings(endpoint: str, bucket: str) -> dict:
+    return {
+        "bucket": bucket,
+        "endpoint_url": endpoint,
+        "region": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": STORE_SECRET,
+    }
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint) -> str:
+    import boto3
+
+    bucket = scratch_name().replace("_", "-")
+    boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_store(moto_endpoint, s3_bucket):
+    from synthpipe_s3 import S3Connector
+
+    return S3Connector(**s3_settings(moto_endpoint, s3_bucket), prefix="deliveries")
+
+
+@pytest.fixture
+def gcs_bucket(gcs_endpoint, monkeypatch) -> str:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_endpoint)
+    bucket = scratch_name().replace("_", "-")
+    storage.Client(project="test", credentials=AnonymousCredentials()).create_bucket(bucket)
+    return bucket
+
+
+@pytest.fixture
+def gcs_store(gcs_bucket):
+    from synthpipe_gcs import GCSConnector
+
+    return GCSConnector(bucket=gcs_bucket, project="test", anonymous=True, prefix="deliveries")
+
+
+@pytest.fixture(params=["s3", "gcs"])
+def store(request):
+    """Each object store in turn, behind a real HTTP server on loopback."""
+    return request.getfixturevalue(f"{request.param}_store")

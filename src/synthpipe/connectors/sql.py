@@ -18,11 +18,13 @@ imports a driver.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import re
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from synthpipe.connectors.base import Batches, Connector, WriteMode
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 STAGE_PREFIX = "_sp_"
+
+# Scale kept when reading a decimal column declared without precision (NUMERIC, NUMBER).
+UNBOUNDED_SCALE = 10
+_TEN_PLACES = Decimal(1).scaleb(-UNBOUNDED_SCALE)
+_CONTEXT = Context(prec=38)
 
 # Tables with more rows than this (by the catalog's estimate) are not counted exactly.
 EXACT_COUNT_BELOW = 100_000
@@ -119,8 +126,17 @@ class Dialect:
         return LogicalType.STRING
 
     def stage_name(self, table: str, token: str) -> str:
-        """A staging-table name unique to one delivery, cut to the dialect's identifier limit."""
-        return f"{STAGE_PREFIX}{token}_{table}"[: self.max_identifier]
+        """A staging-table name unique to one delivery, within the dialect's identifier limit.
+
+        A name too long to keep whole gets a hash of the table name, so two long names that
+        share a beginning still stage apart.
+        """
+        name = f"{STAGE_PREFIX}{token}_{table}"
+        if len(name.encode()) <= self.max_identifier:
+            return name
+        digest = hashlib.sha1(table.encode()).hexdigest()[:8]
+        head = f"{STAGE_PREFIX}{token}_{digest}_"
+        return head + _cut(table, self.max_identifier - len(head.encode()))
 
     def create_table(
         self, qualified: str, table: Table, references: Iterable[tuple[ForeignKey, str]] = ()
@@ -325,16 +341,13 @@ class SQLConnector(Connector):
         if mode is WriteMode.OVERWRITE:
             self._check_replaceable(sorted(existing), {t.name for t in tables}, location)
         token = secrets.token_hex(3)
-        in_place = mode is WriteMode.APPEND
-        return [
-            Target(
-                t,
-                t.name,
-                None if in_place and t.name in existing else self.dialect.stage_name(t.name, token),
-                t.name in existing,
-            )
-            for t in tables
-        ]
+        targets = []
+        for table in tables:
+            existed = table.name in existing
+            in_place = existed and mode is WriteMode.APPEND  # appends go straight in
+            stage = None if in_place else self.dialect.stage_name(table.name, token)
+            targets.append(Target(table, table.name, stage, existed))
+        return targets
 
     def _check_replaceable(self, existing: list[str], delivered: set[str], location) -> None:
         problems = []
@@ -510,12 +523,14 @@ def _array(values: list, column: Column) -> pa.Array:
 
     from synthpipe.types import arrow_type
 
-    if column.type is LogicalType.DECIMAL and column.precision is None:
-        return (
-            pa.array(values)
-            if any(v is not None for v in values)
-            else pa.array(values, pa.decimal128(38, 10))
-        )
+    if column.type is LogicalType.DECIMAL:
+        # Some drivers hand out floats for decimals; str() keeps the digits they show.
+        values = [Decimal(str(v)) if isinstance(v, float) else v for v in values]
+        if column.precision is None:  # unbounded NUMERIC: one type for every batch
+            values = [
+                None if v is None else v.quantize(_TEN_PLACES, context=_CONTEXT) for v in values
+            ]
+            return pa.array(values, pa.decimal128(38, UNBOUNDED_SCALE))
     dtype = arrow_type(column)
     if column.type is LogicalType.BOOLEAN:
         values = [None if v is None else bool(v) for v in values]
@@ -524,6 +539,11 @@ def _array(values: list, column: Column) -> pa.Array:
     elif dtype == pa.string():
         values = [None if v is None else str(v) for v in values]
     return pa.array(values, dtype)
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 encoding fits ``limit`` bytes."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def scrub(text: str, secrets_: Iterable[str | None]) -> str:

@@ -1,0 +1,4 @@
+select
+    plot_id,
+    plot_type
+from {{ source('ratdat', 'plots') }}

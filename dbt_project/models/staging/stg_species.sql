@@ -1,0 +1,6 @@
+select
+    species_id,
+    genus,
+    species,
+    taxa
+from {{ source('ratdat', 'species') }}

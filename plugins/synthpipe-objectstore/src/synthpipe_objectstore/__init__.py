@@ -1,0 +1,7 @@
+"""What synthpipe's object-store connectors share; registers no connector itself."""
+
+from __future__ import annotations
+
+from synthpipe_objectstore.store import MANIFEST, ObjectStoreConfig, ObjectStoreConnector
+
+__all__ = ["MANIFEST", "ObjectStoreConfig", "ObjectStoreConnector"]

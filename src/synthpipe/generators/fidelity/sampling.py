@@ -1,0 +1,370 @@
+"""Sampling one partition of a fitted generator, table by table, parents first.
+
+Root rows are sampled in batches; child rows per batch of generated parents, as sequences.
+Every batch draws from its own random generator, seeded by (seed, table, partition, batch),
+so partition ``i`` of ``N`` is the same whenever and wherever it is computed. Primary keys
+come from global row indices (``keys``), unique across partitions; context foreign keys
+point at the generated parent; plain foreign keys follow their learned degree distribution;
+original-data tables are copied once, by partition 0, and referenced by their real keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from synthpipe.generators.base import FittedState
+from synthpipe.generators.fidelity import sequences
+from synthpipe.generators.fidelity.columns import from_float
+from synthpipe.generators.fidelity.fitting import CHILDREN, FIRST
+from synthpipe.generators.fidelity.relational import Degrees
+from synthpipe.generators.fidelity.tablemodel import TableModel
+from synthpipe.generators.keys import KeyFormat, format_keys, global_indices, partition_rows
+from synthpipe.progress import Progress
+from synthpipe.schema import GeneratorConfig, SampleSpec, Table
+
+# Threads building root batches in parallel (each batch has its own random generator, so the
+# rows do not depend on the number of threads).
+THREADS = 2
+
+
+@dataclass
+class Generated:
+    """What later tables need from a generated table of this partition."""
+
+    keys: list[pa.Array] = field(default_factory=list)
+    targets: list[list[np.ndarray]] = field(default_factory=list)
+    children: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    firsts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def all_keys(self) -> pa.Array | None:
+        return pa.concat_arrays(self.keys) if self.keys else None
+
+
+class PartitionSampler:
+    """Generates the tables of one partition of a dataset."""
+
+    def __init__(self, state: FittedState, spec: SampleSpec, progress: Progress):
+        self.state, self.spec, self.progress = state, spec, progress
+        self.config = GeneratorConfig.model_validate(state.meta["config"])
+        self.generated: dict[str, Generated] = {}
+        self.needed = _needed(self.config)
+
+    def run(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        for index, name in enumerate(self.state.meta["order"]):
+            table, meta = self.config.table(name), self.state.meta["tables"][name]
+            prefix = f"t{index}"
+            self.generated[name] = Generated()
+            if meta["original"]:
+                yield from self._original(table, prefix)
+                continue
+            model = TableModel.from_state(
+                meta["model"], self.state.arrays, self.state.tables, prefix
+            )
+            writer = _Assembler(self, table, meta, model, prefix)
+            context = meta["context"]
+            if context is None:
+                yield from self._roots(writer, index)
+            elif "lookup_counts" in context:
+                yield from self._lookup_children(writer, index, context)
+            else:
+                yield from self._sequences(writer, index, context)
+        self.progress.done()
+
+    def rng(self, table_index: int, batch: int) -> np.random.Generator:
+        seq = np.random.SeedSequence([self.spec.seed, table_index, self.spec.partition, batch])
+        return np.random.default_rng(seq)
+
+    def _original(self, table: Table, prefix: str):
+        original = self.state.tables[f"{prefix}.original"]
+        if table.primary_key:
+            self.generated[table.name].keys.append(
+                original.column(table.primary_key[0]).combine_chunks()
+            )
+        if self.spec.partition == 0:  # copied once, by the first partition
+            for batch in original.to_batches(max_chunksize=self.spec.batch_size):
+                yield table.name, batch
+
+    def _roots(self, writer: _Assembler, index: int):
+        name = writer.table.name
+        total = self.spec.sizes.get(name, writer.meta["rows"])
+        n = partition_rows(total, self.spec.partition, self.spec.partitions)
+        self.progress.step(f"generate {name}", total=n)
+        if n == 0:
+            yield name, writer.empty()
+
+        def make(batch_no: int):
+            start = batch_no * self.spec.batch_size
+            size = min(self.spec.batch_size, n - start)
+            rng = self.rng(index, batch_no)
+            states = writer.model.chain.sample(
+                size, [], rng, self.spec.temperature, self.spec.top_p
+            )
+            return writer.build(states, rng, start, None)
+
+        batches = range(-(-n // self.spec.batch_size))
+        for batch, memo in _in_order(make, batches):
+            writer.remember(memo)
+            self.progress.advance(batch.num_rows)
+            yield name, batch
+
+    def _lookup_children(self, writer: _Assembler, index: int, context: dict):
+        name = writer.table.name
+        keys = self.generated[context["parent"]].all_keys()
+        counts = np.asarray(context["lookup_counts"], np.int64)
+        mine = np.arange(len(counts)) % self.spec.partitions == self.spec.partition
+        counts = np.where(mine, counts, 0)
+        counts = self._resize(name, counts)
+        owners = np.repeat(np.arange(len(counts)), counts)
+        self.progress.step(f"generate {name}", total=len(owners))
+        if len(owners) == 0:
+            yield name, writer.empty()
+        start = 0
+        for batch_no, lo in enumerate(range(0, len(owners), self.spec.batch_size)):
+            chunk = owners[lo : lo + self.spec.batch_size]
+            rng = self.rng(index, batch_no)
+            states = writer.model.chain.sample(
+                len(chunk), [], rng, self.spec.temperature, self.spec.top_p
+            )
+            parents = keys.take(pa.array(chunk, pa.int64()))
+            yield name, writer.batch(states, rng, start, parents)
+            start += len(chunk)
+            self.progress.advance(len(chunk))
+
+    def _sequences(self, writer: _Assembler, index: int, context: dict):
+        name = writer.table.name
+        parent = self.generated[context["parent"]]
+        keys = parent.all_keys()
+        counts = self._resize(name, _concat(parent.children.get(name, []), np.int64))
+        firsts = _filled(_concat(parent.firsts.get(name, []), np.float64), len(counts))
+        evidence = [
+            self.state.arrays[f"{writer.prefix}.parent_groups.{i}"][
+                _concat([t[i] for t in parent.targets], np.int32)
+            ]
+            for i in context["parent_evidence"]
+        ]
+        chain = writer.model.chain
+        target_states = [chain.states[t] for t in sorted(chain.order)]
+        self.progress.step(f"generate {name}", total=int(counts.sum()))
+        if counts.sum() == 0:
+            yield name, writer.empty()
+        start = 0
+        for batch_no, chunk in enumerate(_chunks(counts, self.spec.batch_size)):
+            rng = self.rng(index, batch_no)
+            targets, owner, position = sequences.walk(
+                chain,
+                [e[chunk] for e in evidence],
+                counts[chunk],
+                target_states,
+                rng,
+                self.spec.temperature,
+                self.spec.top_p,
+            )
+            states = [*([None] * chain.n_evidence), *targets]
+            parents = keys.take(pa.array(chunk[owner], pa.int64()))
+            yield name, writer.batch(states, rng, start, parents, position, firsts[chunk[owner]])
+            start += len(owner)
+            self.progress.advance(len(owner))
+
+    def _resize(self, name: str, counts: np.ndarray) -> np.ndarray:
+        """Children per parent, rescaled when the table's size is set in the sample spec."""
+        requested = self.spec.sizes.get(name)
+        if requested is None or not len(counts):
+            return counts
+        target = partition_rows(requested, self.spec.partition, self.spec.partitions)
+        weights = counts + 1e-9
+        rng = self.rng(len(self.state.meta["order"]), 0)  # a stream no table batch uses
+        return rng.multinomial(target, weights / weights.sum()).astype(np.int64)
+
+
+class _Assembler:
+    """Turns sampled states of one table into record batches in the training schema."""
+
+    def __init__(
+        self, sampler: PartitionSampler, table: Table, meta: dict, model: TableModel, prefix: str
+    ):
+        self.sampler, self.table, self.meta, self.model = sampler, table, meta, model
+        self.prefix = prefix
+        schema = sampler.state.tables[f"{prefix}.schema"].schema
+        dropped = {c.name for c in table.columns or [] if c.sensitive == "drop"}
+        self.schema = pa.schema([f for f in schema if f.name not in dropped])
+        self.types = {f.name: f.type for f in self.schema}
+        self.fake = [
+            c for c in table.columns or [] if c.sensitive == "fake" and c.name in self.types
+        ]
+        self.references = {
+            col: Degrees.from_state(ref, sampler.state.arrays, f"{prefix}.ref{ref['index']}")
+            for col, ref in meta["references"].items()
+        }
+
+    def empty(self) -> pa.RecordBatch:
+        """A batch without rows, so every partition has every table."""
+        return pa.RecordBatch.from_arrays(
+            [pa.array([], f.type) for f in self.schema], schema=self.schema
+        )
+
+    def batch(
+        self,
+        states: list,
+        rng: np.random.Generator,
+        start: int,
+        parents: pa.Array | None,
+        position: np.ndarray | None = None,
+        first: np.ndarray | None = None,
+    ) -> pa.RecordBatch:
+        """A record batch from sampled states, remembered for later tables."""
+        batch, memo = self.build(states, rng, start, parents, position, first)
+        self.remember(memo)
+        return batch
+
+    def build(
+        self,
+        states: list,
+        rng: np.random.Generator,
+        start: int,
+        parents: pa.Array | None,
+        position: np.ndarray | None = None,
+        first: np.ndarray | None = None,
+    ) -> tuple[pa.RecordBatch, tuple]:
+        """A record batch from sampled states (for sequences, each row's position and the
+        start value of its sequence's order column), and what later tables need of it.
+
+        Touches no shared state, so batches can be built in parallel threads.
+        """
+        chain = self.model.chain
+        targets = [states[t] for t in sorted(chain.order)]
+        n = len(targets[0]) if targets else (len(parents) if parents is not None else 0)
+        types = {
+            **self.types,
+            **{c.name: pa.float64() for c in self.model.codecs if c.name not in self.types},
+        }
+        values = self.model.decode(targets, rng, types)
+        keys = self._keys(n, start, rng, parents)
+        memo = self._memo(values, targets, keys)
+        if self.meta["order"] is not None:
+            values[self.meta["order"]] = self._order_values(values, position, first)
+        values.update(keys)
+        for column in self.fake:
+            values[column.name] = self._fake(column, n, rng)
+        arrays = [values[f.name] if f.name in values else pa.nulls(n, f.type) for f in self.schema]
+        arrays = [a.cast(f.type) for a, f in zip(arrays, self.schema, strict=True)]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema), memo
+
+    def _keys(self, n: int, start: int, rng, parents: pa.Array | None) -> dict[str, pa.Array]:
+        out = {}
+        spec = self.sampler.spec
+        for name, fmt in self.meta["keys"].items():
+            index = global_indices(n, spec.partition, spec.partitions, start)
+            out[name] = pa.array(format_keys(KeyFormat.from_meta(fmt), index, rng))
+        if parents is not None:
+            out[self.meta["context"]["column"]] = parents
+        for column, ref in self.meta["references"].items():
+            keys = self.sampler.generated[ref["table"]].all_keys()
+            if keys is None:
+                out[column] = pa.nulls(n, self.types[column])
+            else:
+                out[column] = self.references[column].assign(keys, n, rng)
+        return out
+
+    def _memo(self, values: dict, targets: list, keys: dict[str, pa.Array]) -> tuple:
+        """What children and referencing tables will need from this batch."""
+        needs = self.sampler.needed.get(self.table.name, set())
+        key = (
+            keys[self.table.primary_key[0]] if "keys" in needs and self.table.primary_key else None
+        )
+        if "children" not in needs:
+            return key, None, {}, {}
+        children, firsts = {}, {}
+        for column, array in values.items():
+            if column.startswith(CHILDREN + "."):
+                numbers = np.nan_to_num(array.to_numpy(zero_copy_only=False).astype(float))
+                children[column[len(CHILDREN) + 1 :]] = np.maximum(np.round(numbers), 0).astype(
+                    np.int64
+                )
+            elif column.startswith(FIRST + "."):
+                firsts[column[len(FIRST) + 1 :]] = array.to_numpy(zero_copy_only=False).astype(
+                    float
+                )
+        return key, targets, children, firsts
+
+    def remember(self, memo: tuple) -> None:
+        """Keep a batch's memo, in batch order."""
+        key, targets, children, firsts = memo
+        generated = self.sampler.generated[self.table.name]
+        if key is not None:
+            generated.keys.append(key)
+        if targets is not None:
+            generated.targets.append(targets)
+        for name, counts in children.items():
+            generated.children.setdefault(name, []).append(counts)
+        for name, values in firsts.items():
+            generated.firsts.setdefault(name, []).append(values)
+
+    def _order_values(self, values: dict, position: np.ndarray, first: np.ndarray) -> pa.Array:
+        column = self.meta["order"]
+        step = values.pop(f"{sequences.STEP}.{column}").to_numpy(zero_copy_only=False)
+        joined = sequences.join_order(first, step.astype(float), position)
+        return from_float(joined, self.types[column])
+
+    def _fake(self, column, n: int, rng) -> pa.Array:
+        from synthpipe.sensitive import fake_values
+
+        values = fake_values(column, n, int(rng.integers(0, 2**31)))
+        return pa.array(values).cast(self.types[column.name], safe=False)
+
+
+def _needed(config: GeneratorConfig) -> dict[str, set[str]]:
+    """Per table: whether later tables need its keys and its states (context children)."""
+    needs: dict[str, set[str]] = {}
+    for table in config.tables:
+        for fk in table.foreign_keys:
+            needs.setdefault(fk.referenced_table, set()).add("keys")
+            if fk.is_context:
+                needs[fk.referenced_table].add("children")
+    return needs
+
+
+def _in_order(make, items) -> Iterator:
+    """``make(item)`` for every item on a couple of threads (numpy releases the GIL in its
+    array work), results in order; at most one result per thread is held in memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(THREADS, os.cpu_count() or 1)
+    items = list(items)
+    if workers < 2 or len(items) < 2:
+        yield from map(make, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending = [pool.submit(make, item) for item in items[:workers]]
+        for next_item in [*items[workers:], *([None] * workers)]:
+            yield pending.pop(0).result()
+            if next_item is not None:
+                pending.append(pool.submit(make, next_item))
+
+
+def _filled(first: np.ndarray, n: int) -> np.ndarray:
+    """Sequence start values, a null one replaced by the median (its parent has children)."""
+    if len(first) != n:
+        return np.full(n, np.nan)
+    known = first[~np.isnan(first)]
+    return np.where(np.isnan(first), np.median(known), first) if len(known) else first
+
+
+def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+
+def _chunks(counts: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Consecutive parents whose children make up about one batch (at least one parent)."""
+    ends = np.cumsum(counts)
+    start = 0
+    while start < len(counts):
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + batch_size, side="right"))
+        stop = max(stop, start + 1)
+        yield np.arange(start, stop)
+        start = stop
