@@ -62,11 +62,12 @@ def test_context_keys_are_not_null(demo_dataset):
     assert tests[0] == "not_null"
 
 
-def test_accepted_values_include_the_rare_token_where_protection_emits_it(demo_dataset):
+def test_accepted_values_omit_the_rare_token_when_protection_samples(demo_dataset):
+    # The demo pipeline replaces rare categories by samples (SAMPLE), so no _RARE_ appears.
     home, dataset = demo_dataset
     document = sources_yml(dataset.id, home=home)
     plots = _columns(document, "plots")["plot_type"]["data_tests"][0]
-    assert RARE_TOKEN in plots["accepted_values"]["arguments"]["values"]
+    assert RARE_TOKEN not in plots["accepted_values"]["arguments"]["values"]
     taxa = _columns(document, "species")["taxa"]["data_tests"][0]  # original data: verbatim
     assert taxa["accepted_values"]["arguments"]["values"] == ["Bird", "Rabbit", "Reptile", "Rodent"]
 

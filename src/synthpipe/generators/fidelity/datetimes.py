@@ -67,6 +67,8 @@ class DateTimeColumn(ColumnCodec):
     week: NumericCodec
     weekday: NumericCodec
     time: NumericCodec | None
+    # Training range in ticks: week x weekday recombination must never leave it.
+    bounds: tuple[int, int] | None = None
 
     @classmethod
     def fit(cls, name: str, column: pa.Array, protect: bool) -> DateTimeColumn:
@@ -84,6 +86,7 @@ class DateTimeColumn(ColumnCodec):
             NumericCodec.fit(tod, protect, step=time_step(tod[~null].astype(np.int64), per_day))
             if has_time
             else None,
+            (int(ticks[~null].min()), int(ticks[~null].max())) if np.any(~null) else None,
         )
 
     def variables(self) -> list[VariableSpec]:
@@ -115,10 +118,16 @@ class DateTimeColumn(ColumnCodec):
         if self.time is not None:
             tod = np.nan_to_num(self.time.decode(codes[2], rng))
             ticks = ticks + np.clip(np.round(tod), 0, self.per_day - 1).astype(np.int64)
+        if self.bounds is not None:
+            ticks = np.clip(ticks, *self.bounds)
         return from_ticks(ticks, null, dtype)
 
     def to_state(self, prefix):
-        meta = {"per_day": self.per_day, "has_time": self.time is not None}
+        meta = {
+            "per_day": self.per_day,
+            "has_time": self.time is not None,
+            "bounds": list(self.bounds) if self.bounds else None,
+        }
         arrays: dict[str, np.ndarray] = {}
         for part in ("week", "weekday", "time"):
             codec = getattr(self, part)
@@ -138,6 +147,7 @@ class DateTimeColumn(ColumnCodec):
             part("week"),
             part("weekday"),
             part("time") if meta["has_time"] else None,
+            tuple(meta["bounds"]) if meta.get("bounds") else None,
         )
 
 

@@ -141,7 +141,10 @@ def _arrange(
     take = pa.array(arrangement.rows, pa.int64())
     columns = {n: arrow.column(n).combine_chunks().take(take) for n in value_names}
     if order_column is not None and order_column in columns:
-        step = sequences.steps(to_float(columns.pop(order_column)), arrangement.position)
+        ordered = to_float(columns.pop(order_column))
+        step = sequences.steps(ordered, arrangement.position)
+        if np.any(~np.isnan(ordered)):  # summed steps must stay inside the training range
+            meta["order_bounds"] = [float(np.nanmin(ordered)), float(np.nanmax(ordered))]
         columns[f"{sequences.STEP}.{order_column}"] = pa.array(step, from_pandas=True)
         meta["order"] = order_column
     used = _parent_evidence(parent.targets)

@@ -308,6 +308,8 @@ class _Assembler:
         column = self.meta["order"]
         step = values.pop(f"{sequences.STEP}.{column}").to_numpy(zero_copy_only=False)
         joined = sequences.join_order(first, step.astype(float), position)
+        if self.meta.get("order_bounds"):
+            joined = np.clip(joined, *self.meta["order_bounds"])  # NaN (null) stays NaN
         return from_float(joined, self.types[column])
 
     def _fake(self, column, n: int, rng) -> pa.Array:
