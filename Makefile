@@ -38,7 +38,7 @@ demo: install
 	@echo "Synthetic data:  demo-output/ratdat.duckdb (DuckDB, schema main)"
 	@echo "                 demo-output/parquet/*.parquet"
 	@echo "Artifacts:       demo-output/.synthpipe (SYNTHPIPE_HOME=demo-output/.synthpipe synthpipe datasets list)"
-	@ls demo-output/.synthpipe/datasets/*/report.html 2>/dev/null | sed 's/^/QA report:       /' || true
+	@ls demo-output/.synthpipe/datasets/*/qa_report.html 2>/dev/null | sed "s/^/QA report:       /" || true
 
 test: install-test
 	GX_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)

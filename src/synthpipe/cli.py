@@ -263,7 +263,13 @@ def run(ctx, pipeline):
     from synthpipe import api
 
     result = api.run(pipeline, home=ctx.home, progress=ctx.progress())
-    lines = [f"generator {result['generator']}", f"dataset {result['dataset']}"]
+    lines = [
+        f"generator {result['generator']}",
+        f"dataset {result['dataset']}",
+        f"QA report {result['report']}",
+    ]
+    if "validation" in result:
+        lines.append(f"validation {'passed' if result['validation'] else 'FAILED (forced)'}")
     lines += [f"delivered to {d}: {_rows(rows)}" for d, rows in result["delivered"].items()]
     ctx.emit(result, "\n".join(lines))
 
