@@ -135,3 +135,16 @@ def test_a_producer_exception_reaches_the_caller_unchanged(duck):
     with pytest.raises(KeyError, match="producer's own error"):
         duck.write(PEOPLE, batches())
     assert not duck.exists("people")
+
+
+def test_delivery_creates_a_missing_schema(tmp_path):
+    import pyarrow as pa
+
+    from synthpipe.connectors.duckdb import DuckDBConnector
+    from synthpipe.schema import Table
+
+    with DuckDBConnector(path=str(tmp_path / "d.duckdb")) as conn:
+        batch = pa.record_batch({"id": pa.array([1, 2], pa.int64())})
+        written = conn.write_tables([(Table(name="t"), [batch])], "synth", "overwrite")
+        assert written == {"t": 2}
+        assert conn.tables("synth") == ["t"]

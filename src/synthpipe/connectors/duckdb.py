@@ -164,6 +164,8 @@ class DuckDBConnector(SQLConnector):
         """One transaction: drop the replaced tables, then create, load and rename each stage."""
         tables = {t.final: t.table for t in targets}
         with self._transaction():
+            if location:  # a new schema is part of the delivery (and rolled back with it)
+                self._execute(f"CREATE SCHEMA IF NOT EXISTS {self.dialect.quote(location)}")
             for target in reversed(targets):
                 if target.stage and target.existed:
                     self._execute(f"DROP TABLE {self.dialect.qualify(location, target.final)}")
