@@ -7,6 +7,7 @@ and skipped, so one bad distribution never breaks the CLI.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -16,12 +17,21 @@ from importlib import metadata
 import pluggy
 
 from synthpipe import hookspecs
-from synthpipe.errors import PluginError
+from synthpipe.errors import OPTIONAL_MODULES, PluginError
 
 ENTRY_POINT_GROUP = "synthpipe"
 
-# Kinds served by a distribution of another name (for the install hint).
-DISTRIBUTIONS = {"mariadb": "synthpipe-mysql"}
+# The connector distributions shipped under plugins/ in synthpipe's source tree, by the kinds
+# they register. Only these and what is installed are ever suggested: never a package name
+# guessed from what the user typed (anyone could publish one under that name).
+SHIPPED_CONNECTORS = {
+    "postgres": "synthpipe-postgres",
+    "mysql": "synthpipe-mysql",
+    "mariadb": "synthpipe-mysql",
+    "oracle": "synthpipe-oracle",
+    "s3": "synthpipe-s3",
+    "gcs": "synthpipe-gcs",
+}
 
 # Embedded plugins, loaded through the same hooks as third-party ones.
 DEFAULT_PLUGINS = (
@@ -64,10 +74,18 @@ def _allowed() -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def _fix_for(dist_name: str | None, module: str) -> str:
-    if dist_name:
-        return f"pip install --force-reinstall {dist_name}"
-    return f"pip install {module.split('.')[0]}"
+def shipped_install(dist: str) -> str:
+    """The command that installs a distribution shipped under plugins/ (in a source checkout)."""
+    return f"pip install ./plugins/{dist}"
+
+
+def _fix_for(dist_name: str | None, exc: Exception) -> str:
+    """The command that repairs a plugin that failed to load with ``exc``."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if missing and missing.split(".")[0] in OPTIONAL_MODULES:
+        return OPTIONAL_MODULES[missing.split(".")[0]][1]
+    # The distribution is installed (its entry point was found), so its name is real.
+    return f"pip install --force-reinstall {dist_name or 'synthpipe'}"
 
 
 def _collect(
@@ -103,7 +121,7 @@ def _load(
         if pm.has_plugin(name):
             pm.unregister(name=name)
         info.error = f"{type(exc).__name__}: {exc}"
-        info.fix = _fix_for(dist, name)
+        info.fix = _fix_for(dist, exc)
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
@@ -153,9 +171,34 @@ def _lookup(table: dict[str, type], kind: str, what: str) -> type:
                 f"{what} '{kind}' comes from plugin '{info.name}', which failed to load "
                 f"({info.error}); fix it with `{info.fix}`"
             )
-    known = ", ".join(sorted(table)) or "none"
-    hint = DISTRIBUTIONS.get(kind, f"synthpipe-{kind}")
-    raise PluginError(
-        f"unknown {what} '{kind}' (available: {known}); install the plugin that "
-        f"provides it, e.g. `pip install {hint}`, and check `synthpipe plugins`"
+    shipped = SHIPPED_CONNECTORS if what == "connector" else {}
+    if kind in shipped:
+        raise PluginError(
+            f"{what} '{kind}' comes with the {shipped[kind]} distribution, which is not "
+            f"installed: install it with `{shipped_install(shipped[kind])}` in a synthpipe "
+            "source checkout (`make install` installs every shipped plugin), then check "
+            "`synthpipe plugins`"
+        )
+    raise PluginError(_unknown(table, kind, what, shipped))
+
+
+def _unknown(table: dict[str, type], kind: str, what: str, shipped: dict[str, str]) -> str:
+    """Why ``kind`` is unknown, with close matches among installed and shipped kinds only."""
+    candidates = sorted(set(table) | set(shipped))
+    close = difflib.get_close_matches(kind.lower(), candidates, n=3, cutoff=0.6)
+    text = f"unknown {what} '{kind}'"
+    if close:
+        named = [
+            f"'{c}'" if c in table else f"'{c}' (from {shipped[c]}, not installed)" for c in close
+        ]
+        text += f"; did you mean {' or '.join(named)}?"
+    else:
+        text += "."
+    text += f" Installed {what}s: {', '.join(sorted(table)) or 'none'}"
+    absent = sorted(k for k in shipped if k not in table)
+    if absent:
+        text += f"; shipped under plugins/ but not installed: {', '.join(absent)}"
+    return (
+        text + ". `synthpipe plugins` lists what is loaded; docs/plugins.md shows how to write "
+        f"a plugin that provides a new {what}"
     )

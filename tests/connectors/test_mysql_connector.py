@@ -195,3 +195,37 @@ def test_driver_messages_are_scrubbed_of_the_password(mariadb_server):
 
     error = MySQLConnector(password=SECRET)._error(RuntimeError(f"echo {SECRET}"))
     assert SECRET not in str(error)
+
+
+def test_a_refused_login_is_reported_before_a_missing_database(mariadb_server):
+    from synthpipe_mysql import MySQLConnector
+
+    wrong = MySQLConnector(host="127.0.0.1", user="root", password="wrong-" + SECRET)
+    for call in (wrong.tables, wrong.schema, lambda: wrong.write(NOTES, notes().to_batches())):
+        with pytest.raises(ConnectorError) as raised:
+            call()
+        assert "Access denied for user 'root'" in str(raised.value)
+        assert "no MySQL database given" not in str(raised.value)
+        assert SECRET not in str(raised.value)
+
+
+def test_the_cli_reports_the_refused_login(mariadb_server, capsys):
+    from synthpipe.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["connectors", "schema", "mariadb", "-o", "host=127.0.0.1", "-o", "user=root",
+              "-o", "password=wrong-" + SECRET])  # fmt: skip
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: MySQL cannot connect to 127.0.0.1:3306/")
+    assert "Access denied" in err and "no MySQL database" not in err
+
+
+def test_without_a_database_a_working_login_names_the_setting(mariadb_server):
+    from synthpipe_mysql import MySQLConnector
+
+    with (
+        MySQLConnector(host="127.0.0.1", user="root", password="") as right,
+        pytest.raises(ConnectorError, match="no MySQL database given: set the connector's"),
+    ):
+        right.tables()

@@ -33,6 +33,7 @@ class FakeOracle:
         self.statements: list[str] = []
         self.arrays: list[tuple[str, pa.Table]] = []
         self.events: list[str] = []
+        self.missing_schemas: set[str] = set()  # every other schema (user) exists
 
     def cursor(self):
         return FakeCursor(self)
@@ -61,6 +62,8 @@ class FakeOracle:
             self.tables.discard(m[2].replace('""', '"'))
         elif "UNION SELECT view_name" in sql:
             return [(t,) for t in sorted(self.tables)]
+        elif "FROM all_users WHERE username = :1" in sql:
+            return [] if params[0] in self.missing_schemas else [(1,)]
         for pattern, rows in self.answers.items():
             if re.search(pattern, sql):
                 return rows
@@ -344,3 +347,11 @@ def test_live_round_trip_against_a_real_oracle():
         finally:
             if oracle.exists(name):
                 oracle._execute(f"DROP TABLE {oracle.dialect.qualify(None, name)} PURGE")
+
+
+def test_a_missing_schema_is_refused_before_anything_is_written(oracle, fake):
+    fake.missing_schemas.add("SYNTH")
+    with pytest.raises(ConnectorError, match=r"Oracle schema 'SYNTH' does not exist.*CREATE USER"):
+        oracle.write_tables([(PEOPLE, people(2).to_batches())], "SYNTH", "overwrite")
+    assert not [s for s in fake.statements if not s.startswith("SELECT")]
+    assert fake.arrays == []

@@ -8,7 +8,9 @@ swapped in for the targets. Databases whose DDL is transactional (PostgreSQL, Du
 it in one transaction, so a reader sees the old tables or the new ones. The others
 (MariaDB/MySQL, Oracle) load and commit the staging tables first and then swap by renaming;
 their plugins override ``_swap``. Whatever fails, staging tables are dropped and the targets
-keep their previous data.
+keep their previous data. A location (schema, database) that does not exist is created by the
+delivery (``_ensure_location``), inside its transaction where DDL is transactional, and dropped
+again when a non-transactional delivery that created it fails.
 
 Plugins subclass ``SQLConnector`` and supply the driver: ``_execute``, ``_transaction``,
 ``_load`` (the bulk path), ``_fetch`` (a streaming cursor) and the catalog queries. Nothing here
@@ -225,6 +227,18 @@ class SQLConnector(Connector):
         """The catalog's row estimate, when it keeps one; None otherwise."""
         return None
 
+    def _ensure_location(self, location: str | None) -> bool:
+        """Create the delivery's location (schema, database) when it does not exist yet.
+
+        Returns whether it was created. Runs inside the delivery transaction where DDL is
+        transactional, before the staging tables otherwise. The default does nothing.
+        """
+        return False
+
+    def _drop_location(self, location: str | None) -> None:
+        """Remove a location this delivery created, after the delivery failed (non-transactional
+        DDL only; a rollback undoes it elsewhere)."""
+
     # -- source ----------------------------------------------------------------------------
     def exists(self, table: str, location: str | None = None) -> bool:
         """Whether the target table exists at the location."""
@@ -396,13 +410,16 @@ class SQLConnector(Connector):
     ) -> list[int]:
         """Create staging tables, load everything, swap; clean up whatever a failure leaves."""
         pairs = list(zip(targets, data, strict=True))
+        created = False
         try:
             if self.transactional_ddl:
-                with self._transaction():
+                with self._transaction():  # a new schema is rolled back with the rest
+                    self._ensure_location(location)
                     self._create_stages(targets, location, create_constraints)
                     rows = [self._load_target(t, d, location) for t, d in pairs]
                     self._swap(targets, location)
                 return rows
+            created = self._ensure_location(location)
             self._create_stages(targets, location, create_constraints)
             with self._transaction():
                 rows = [self._load_target(t, d, location) for t, d in pairs]
@@ -410,6 +427,9 @@ class SQLConnector(Connector):
             return rows
         except BaseException:
             self._drop_stages(targets, location)
+            if created:
+                with contextlib.suppress(Exception):
+                    self._drop_location(location)
             raise
 
     def _create_stages(

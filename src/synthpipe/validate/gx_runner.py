@@ -30,7 +30,10 @@ class GXRunner:
     """An ephemeral GX context and the suites of one validation run."""
 
     def __init__(self):
-        import great_expectations as gx
+        from synthpipe.errors import require
+
+        # Named with its install command when missing (the `gx` extra), not as a crash.
+        gx = require("great_expectations", "validation (Great Expectations)")
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,

@@ -253,6 +253,28 @@ class MySQLConnector(SQLConnector):
         finally:
             con.close()
 
+    def _ensure_location(self, location: str | None) -> bool:
+        """CREATE DATABASE when the delivery's database is missing (it commits on its own)."""
+        location = self._schema_of(location)
+        if self._execute(
+            "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [location]
+        ):
+            return False
+        try:
+            self._execute(f"CREATE DATABASE IF NOT EXISTS {self.dialect.quote(location)}")
+        except ConnectorError as exc:
+            raise ConnectorError(
+                f"database '{location}' does not exist and could not be created ({exc}); "
+                "create it, or grant the delivering user CREATE"
+            ) from None
+        return True
+
+    def _drop_location(self, location: str | None) -> None:
+        """Drop the database a failed delivery created, if nothing else went into it."""
+        location = self._schema_of(location)
+        if not self.tables(location):
+            self._execute(f"DROP DATABASE IF EXISTS {self.dialect.quote(location)}")
+
     def _swap(self, targets: list[Target], location: str | None) -> None:
         """One atomic RENAME TABLE for every table, then the old tables dropped, children first.
 
@@ -284,6 +306,9 @@ class MySQLConnector(SQLConnector):
     def _schema_of(self, location: str | None) -> str:
         location = location or self.default_location
         if not location:
+            # Log in first: a refused login (wrong password, unknown user) is the problem to
+            # report, not the missing database setting it would otherwise hide.
+            self.connection  # noqa: B018
             raise ConnectorError(
                 "no MySQL database given: set the connector's `database` or pass a location"
             )

@@ -221,6 +221,23 @@ class OracleConnector(SQLConnector):
         finally:
             con.close()
 
+    def _ensure_location(self, location: str | None) -> bool:
+        """Refuse, before anything is written, a schema that does not exist.
+
+        An Oracle schema is a user: creating one needs CREATE USER, a password and quotas,
+        which a delivery must not decide, so a missing one is reported with the fix instead.
+        """
+        location = location or self.default_location
+        if location and not self._execute(
+            "SELECT 1 FROM all_users WHERE username = :1", [location]
+        ):
+            raise ConnectorError(
+                f"Oracle schema '{location}' does not exist, and synthpipe does not create "
+                "Oracle schemas (each is a user); have it created (CREATE USER ... QUOTA ...) "
+                "or deliver to an existing schema"
+            )
+        return False
+
     def _swap(self, targets: list[Target], location: str | None) -> None:
         """Rename old tables aside and staging tables in, parents first; then drop the old.
 

@@ -189,6 +189,21 @@ class PostgresConnector(SQLConnector):
         except psycopg.Error as exc:
             raise self._error(exc) from None
 
+    def _ensure_location(self, location: str | None) -> bool:
+        """CREATE SCHEMA when the delivery's schema is missing (inside its transaction)."""
+        if not location or self._execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", [location]
+        ):
+            return False
+        try:
+            self._execute(f"CREATE SCHEMA IF NOT EXISTS {self.dialect.quote(location)}")
+        except ConnectorError as exc:
+            raise ConnectorError(
+                f"schema '{location}' does not exist and could not be created ({exc}); create "
+                "it, or grant the delivering user CREATE on the database"
+            ) from None
+        return True
+
     def _swap(self, targets: list[Target], location: str | None) -> None:
         """The shared drop-and-rename, then primary keys renamed after their tables."""
         super()._swap(targets, location)
