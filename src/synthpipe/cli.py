@@ -452,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if debug:
             raise
+        from synthpipe.errors import missing_dependency
+
+        missing = missing_dependency(exc)  # an optional dependency: name its install command
+        if missing is not None:
+            click.echo(f"error: {missing}", err=True)
+            sys.exit(1)
         click.echo(
             f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for "
             "the traceback and report it)",

@@ -82,6 +82,66 @@ def test_allow_list_limits_third_party_plugins(site):
     assert "synthpipe.connectors.files" in names  # built-ins are always loaded
 
 
-def test_unknown_connector_error_names_the_install_command():
-    with pytest.raises(PluginError, match=r"pip install synthpipe-nosuch"):
+def test_a_typo_suggests_the_installed_kind_and_never_a_guessed_package():
+    with pytest.raises(PluginError) as raised:
+        plugins.connector_class("postgress")
+    message = str(raised.value)
+    assert "did you mean 'postgres'?" in message
+    assert "pip install" not in message and "synthpipe-postgress" not in message
+
+
+def test_a_typo_of_a_generator_suggests_the_installed_one():
+    with pytest.raises(PluginError, match=r"unknown generator 'fidelty'; did you mean 'fidelity'"):
+        plugins.generator_class("fidelty")
+
+
+def test_an_unknown_kind_lists_what_is_installed_and_suggests_no_package():
+    with pytest.raises(PluginError) as raised:
         plugins.connector_class("nosuch")
+    message = str(raised.value)
+    assert "Installed connectors: duckdb, files" in message
+    assert "did you mean" not in message and "pip install" not in message
+
+
+@pytest.fixture
+def only_builtins(monkeypatch):
+    """The registry as it is with no third-party plugin installed; restored afterwards."""
+    monkeypatch.setenv("SYNTHPIPE_LOAD_PLUGINS", "none-at-all")
+    plugins.reload()
+    yield
+    monkeypatch.delenv("SYNTHPIPE_LOAD_PLUGINS")
+    plugins.reload()
+
+
+def test_a_shipped_plugin_that_is_not_installed_is_named_with_its_real_install(only_builtins):
+    with pytest.raises(PluginError) as raised:
+        plugins.connector_class("mariadb")
+    message = str(raised.value)
+    assert "comes with the synthpipe-mysql distribution, which is not installed" in message
+    assert "`pip install ./plugins/synthpipe-mysql` in a synthpipe source checkout" in message
+    with pytest.raises(PluginError, match=r"did you mean 'postgres' \(from synthpipe-postgres, "):
+        plugins.connector_class("postgress")
+
+
+def test_the_shipped_list_matches_the_distributions_under_plugins():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2] / "plugins"
+    registry = plugins.get_registry()
+    found = {}
+    for pyproject in root.glob("*/pyproject.toml"):
+        dist = tomllib.loads(pyproject.read_text())["project"]["name"]
+        for info in registry.plugins:
+            if info.origin.split()[0] == dist:
+                found.update(dict.fromkeys(info.connectors, dist))
+    assert found == plugins.SHIPPED_CONNECTORS
+
+
+def test_a_plugin_missing_an_optional_module_gets_that_modules_install_command():
+    missing = ModuleNotFoundError("No module named 'psycopg'", name="psycopg")
+    assert (
+        plugins._fix_for("synthpipe-postgres", missing)
+        == "pip install ./plugins/synthpipe-postgres"
+    )
+    other = ModuleNotFoundError("No module named 'x_driver'", name="x_driver")
+    assert plugins._fix_for("synthpipe-x", other) == "pip install --force-reinstall synthpipe-x"
