@@ -14,7 +14,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Order: cheap ones first; peers (mostlyai, sdv) run inside the scripts when installed.
-SCRIPTS = ["import_time", "qa_speed", "qa_crosscheck", "generators", "validate", "delivery"]
+SCRIPTS = [
+    "import_time",
+    "qa_speed",
+    "qa_crosscheck",
+    "generators",
+    "relational",
+    "validate",
+    "delivery",
+]
 
 
 def main(names: list[str]) -> int:
