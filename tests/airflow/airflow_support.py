@@ -11,7 +11,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
-DEMO = DAGS / "pipelines" / "ratdat_demo.yaml"
+# The demo's tables as plots -> surveys sequences, sized by plots (tests/fixtures); the
+# shipped demo pipeline (surveys as root) is SHIPPED_DEMO, run end to end by test_refresh_dag.
+DEMO = ROOT / "tests" / "fixtures" / "ratdat_sequences.yaml"
+SHIPPED_DEMO = DAGS / "pipelines" / "ratdat_demo.yaml"
 # The Airflow CLI of this environment.
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "postgres"}

@@ -17,7 +17,8 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-DEMO_PIPELINE = Path(__file__).resolve().parents[2] / "dags" / "pipelines" / "ratdat_demo.yaml"
+# plots -> surveys sequences, sized by plots (see tests/fixtures/ratdat_sequences.yaml).
+DEMO_PIPELINE = Path(__file__).resolve().parents[1] / "fixtures" / "ratdat_sequences.yaml"
 
 SHOP_TABLES = [
     {"name": "customers", "primary_key": "customer_id",
