@@ -1,8 +1,9 @@
 """synthpipe: production-like synthetic data as a scheduled data-platform job.
 
 The Python API mirrors the CLI verbs: ``train``, ``generate``, ``report``, ``validate``,
-``deliver`` and ``run``. Everything heavy is imported lazily, on first use, so
-``import synthpipe`` stays fast.
+``deliver`` and ``run`` (``atrain`` and ``agenerate`` for asyncio), plus the artifact
+functions (``list_datasets``, ``delete_datasets``, ``apply_retention``, ...). Everything heavy
+is imported lazily, on first use, so ``import synthpipe`` stays fast.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _API = {
     "run",
     "deliver",
     "report",
+    "validate",
     "atrain",
     "agenerate",
     "load_pipeline",
@@ -32,6 +34,10 @@ _API = {
     "import_generator",
     "clone_generator",
     "delete_generator",
+    "delete_generators",
+    "delete_dataset",
+    "delete_datasets",
+    "apply_retention",
 }
 
 if TYPE_CHECKING:
@@ -39,6 +45,12 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
+    if name == "validate":
+        # The validation package is callable (``validate_dataset``): once imported, Python
+        # sets it as this attribute anyway, so it is the one answer before and after.
+        from importlib import import_module
+
+        return import_module("synthpipe.validate")
     if name in _API:
         from synthpipe import api
 

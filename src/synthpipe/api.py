@@ -23,6 +23,7 @@ from synthpipe import engine
 from synthpipe.connectors.base import WriteMode
 from synthpipe.errors import ConfigError, SynthpipeError
 from synthpipe.pipeline import Connection, Delivery, Pipeline, Source, load_pipeline
+from synthpipe.progress import ensure as ensure_progress
 from synthpipe.schema import GeneratorConfig, SampleSpec, Table
 from synthpipe.store import DatasetRecord, GeneratorRecord, Status, Store
 
@@ -31,10 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "agenerate",
+    "apply_retention",
     "atrain",
     "clone_generator",
     "connect",
+    "delete_dataset",
+    "delete_datasets",
     "delete_generator",
+    "delete_generators",
     "deliver",
     "export_generator",
     "generate",
@@ -99,6 +104,12 @@ def train(
         config = GeneratorConfig(
             name=name or "generator", generator=kind, tables=resolved, model_configuration=settings
         )
+        if pipeline is not None:  # the file's sizes name tables: check them before training
+            from synthpipe.schema import check_sizes
+
+            problems = check_sizes(p.generation.sizes, config, "generation.sizes")
+            if problems:
+                raise ConfigError(problems, source=f"pipeline '{p.name}'")
         return engine.train(
             connector,
             source_,
@@ -121,8 +132,19 @@ def generate(
     progress: Progress | None = None,
     **spec,
 ) -> DatasetRecord:
-    """Generate a synthetic dataset from a trained generator (by id or name)."""
-    sample = SampleSpec(sizes=sizes or {}, seed=seed, partitions=partitions, **spec)
+    """Generate a synthetic dataset from a trained generator (by id, or by name: the newest
+    DONE generator of that name).
+
+    ``sizes`` sets rows per learned table (0 gives an empty table); the dataset's ``name``
+    defaults to ``<generator name>-<date>-<id suffix>``, unique like its id.
+    """
+    from pydantic import ValidationError
+
+    try:
+        sample = SampleSpec(sizes=sizes or {}, seed=seed, partitions=partitions, **spec)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(problems, source="generate") from None
     return engine.generate(Store(home), generator, sample, name=name, progress=progress)
 
 
@@ -142,10 +164,12 @@ def deliver(
     *,
     home: str | Path | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write a dataset to the destinations of a Delivery (or of every delivery of a pipeline).
 
     A dataset whose validation failed is refused unless ``force`` (recorded on the dataset).
+    ``progress`` gets one step per table and destination, counting the rows written.
     """
     if isinstance(delivery, dict):
         deliveries = [Delivery.model_validate(delivery)]
@@ -156,13 +180,17 @@ def deliver(
     store = Store(home)
     record = store.dataset(dataset)
     return {
-        d.destination.connector: _deliver_one(store, record, d, force or d.force)
+        d.destination.connector: _deliver_one(store, record, d, force or d.force, progress)
         for d in deliveries
     }
 
 
 def _deliver_one(
-    store: Store, record: DatasetRecord, delivery: Delivery, force: bool
+    store: Store,
+    record: DatasetRecord,
+    delivery: Delivery,
+    force: bool,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     if record.status is not Status.DONE:
         raise SynthpipeError(
@@ -184,8 +212,13 @@ def _deliver_one(
     tables = []
     for table in config.generation_order():
         target = _delivered_table(table)
-        tables.append((target, _batches(store, record, table.name)))
-    with engine.connect(delivery.destination) as connector:
+        tables.append((target, _batches(store, record, table.name, progress, delivery)))
+    # Marked while it runs: retention and `datasets delete` leave the dataset alone meanwhile.
+    with (
+        store.delivering(record.id, delivery.destination.connector),
+        engine.connect(delivery.destination) as connector,
+        ensure_progress(progress).guard(),  # a step the failure interrupted ends FAILED
+    ):
         return connector.write_tables(
             tables,
             delivery.location,
@@ -199,53 +232,134 @@ def _delivered_table(table: Table) -> Table:
     return table.model_copy(update={"columns": columns})
 
 
-def _batches(store: Store, record: DatasetRecord, table: str):
+def _batches(
+    store: Store,
+    record: DatasetRecord,
+    table: str,
+    progress: Progress | None = None,
+    delivery: Delivery | None = None,
+):
+    """The table's rows in batches; counted on ``progress`` as the connector takes them."""
     import pyarrow.parquet as pq
 
-    folder = store.dataset_dir(record.id)
-    for part in record.tables[table]["parts"]:
-        yield from pq.ParquetFile(folder / part).iter_batches(batch_size=100_000)
+    def read():
+        folder = store.dataset_dir(record.id)
+        for part in record.tables[table]["parts"]:
+            yield from pq.ParquetFile(folder / part).iter_batches(batch_size=100_000)
+
+    if progress is None:
+        return read()
+    to = f" to {delivery.destination.connector}" if delivery is not None else ""
+    return progress.iterate(
+        read(),
+        f"deliver {table}{to}",
+        total=record.tables[table].get("rows"),
+        unit="rows",
+        size=lambda batch: batch.num_rows,
+    )
 
 
 def run(
-    pipeline: PipelineLike, *, home: str | Path | None = None, progress: Progress | None = None
+    pipeline: PipelineLike,
+    *,
+    home: str | Path | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> dict:
-    """Run a whole pipeline: train, generate, report, validate, then deliver everywhere.
+    """Run a whole pipeline: train, generate, report, validate, deliver everywhere, then apply
+    the file's retention policy.
 
-    Delivery is skipped (and a SynthpipeError raised with the summary) when validation fails,
-    unless the delivery is marked ``force``.
+    When validation fails, only deliveries marked ``force`` in the file are made and a
+    SynthpipeError is raised with the summary (its ``result`` attribute holds what was done),
+    unless ``force``: then every delivery is made (recorded on the dataset) and the result
+    returned with ``validation`` False. Retention runs only after a successful run.
     """
     p = _pipeline(pipeline)
     store = Store(home)
     generator = train(p, home=home, progress=progress)
     dataset = engine.generate(
-        store, generator.id, p.generation, name=f"{p.name}-synthetic", progress=progress
+        store, generator.id, p.generation, progress=progress, sizes_from="generation.sizes"
     )
-    result = {"generator": generator.id, "dataset": dataset.id, "tables": dataset.tables}
-    result["report"] = str(report(dataset.id, home=home))
-    if p.validation.enabled:
-        checked = validate(dataset.id, home=home, settings=p.validation)
-        result["validation"] = checked.success
-        if not checked.success and not all(d.force for d in p.delivery):
-            raise SynthpipeError(
-                f"dataset '{dataset.name}' failed validation; nothing delivered\n"
-                + checked.summary()
-            )
-    result["delivered"] = {
-        f"{i}:{d.destination.connector}": _deliver_one(store, store.dataset(dataset.id), d, d.force)
-        for i, d in enumerate(p.delivery)
+    result = {
+        "generator": generator.id,
+        "dataset": dataset.id,
+        "name": dataset.name,
+        "tables": dataset.tables,
     }
+    result["report"] = str(report(dataset.id, home=home, progress=progress))
+    failed = None
+    if p.validation.enabled:
+        checked = validate(dataset.id, home=home, settings=p.validation, progress=progress)
+        result["validation"] = checked.success
+        failed = None if checked.success else checked
+    deliveries = list(enumerate(p.delivery))
+    if failed is not None and not force:
+        deliveries = [(i, d) for i, d in deliveries if d.force]
+    result["delivered"] = {
+        f"{i}:{d.destination.connector}": _deliver_one(
+            store, store.dataset(dataset.id), d, force or d.force, progress
+        )
+        for i, d in deliveries
+    }
+    if failed is not None and not force:
+        done = (
+            "delivered only where the file sets force: " + ", ".join(result["delivered"])
+            if result["delivered"]
+            else "nothing delivered"
+        )
+        error = SynthpipeError(
+            f"dataset '{dataset.name}' ({dataset.id}) failed validation; {done}; fix the "
+            "generator or validation settings, or pass force=True (--force) to accept it\n"
+            + failed.summary()
+        )
+        error.result = result
+        raise error
+    if p.retention is not None:
+        result["retention"] = apply_retention(p, home=home, protect={dataset.id, generator.id})
     return result
 
 
-def report(dataset: str, *, home: str | Path | None = None, seed: int = 0) -> Path:
+def apply_retention(
+    pipeline: PipelineLike,
+    *,
+    home: str | Path | None = None,
+    protect: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, list[str]]:
+    """Delete the old datasets (and generators) a pipeline's ``retention`` block allows to
+    delete; returns the ids deleted. ``protect``: ids never deleted (the run's own output).
+
+    Applies to datasets of the generators named like the pipeline's generator; never deletes
+    a dataset being generated or delivered. No ``retention`` block: nothing is deleted.
+    """
+    p = _pipeline(pipeline)
+    policy = p.retention
+    if policy is None:
+        return {"datasets": [], "generators": []}
+    return Store(home).apply_retention(
+        p.generator.name or p.name,
+        keep_last=policy.keep_last,
+        max_age=policy.max_age_seconds,
+        keep_generators=policy.keep_generators,
+        protect=set(protect),
+    )
+
+
+def report(
+    dataset: str,
+    *,
+    home: str | Path | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Path:
     """Write the QA report of a dataset beside it; returns the HTML file's path.
 
     Compares the synthetic tables with the real training and holdout rows kept beside the
-    generator; the metrics go to ``qa_metrics.json`` in the same folder.
+    generator; the metrics go to ``qa_metrics.json`` in the same folder. ``progress`` gets the
+    report's steps (reading the tables, evaluating, writing).
     """
     from synthpipe import qa
 
+    progress = ensure_progress(progress)
     store = Store(home)
     record = store.dataset(dataset)
     generator = store.generator(record.generator_id)
@@ -259,20 +373,26 @@ def report(dataset: str, *, home: str | Path | None = None, seed: int = 0) -> Pa
             f"generator '{generator.name}' has no real reference rows (imported generators "
             "carry none); report on a dataset of a generator trained in this store"
         )
-    synthetic = {
-        name: engine.read_dataset(store, record.id, name).to_pandas()
-        for name in record.tables
-        if name in train
-    }
-    timings = {**generator.timings, **record.timings}
-    result = qa.evaluate(
-        train, synthetic, holdout or None, config=config, seed=seed, timings=timings
-    )
-    html, _ = result.save(
-        store.dataset_dir(record.id),
-        title=f"{record.name} ({generator.generator})",
-        generator_config=generator.config,
-    )
+    names = [name for name in record.tables if name in train]
+    with progress.guard():
+        tables = progress.iterate(
+            names, f"report {record.name}: read", total=len(names), unit="tables"
+        )
+        synthetic = {
+            name: engine.read_dataset(store, record.id, name).to_pandas() for name in tables
+        }
+        timings = {**generator.timings, **record.timings}
+        progress.step(f"report {record.name}: evaluate")
+        result = qa.evaluate(
+            train, synthetic, holdout or None, config=config, seed=seed, timings=timings
+        )
+        progress.step(f"report {record.name}: write")
+        html, _ = result.save(
+            store.dataset_dir(record.id),
+            title=f"{record.name} ({generator.generator})",
+            generator_config=generator.config,
+        )
+        progress.done()
     return html
 
 
@@ -327,5 +447,30 @@ def clone_generator(
     return Store(home).clone_generator(ref, name=name)
 
 
-def delete_generator(ref: str, home: str | Path | None = None) -> GeneratorRecord:
-    return Store(home).delete_generator(ref)
+def delete_generator(
+    ref: str, home: str | Path | None = None, *, force: bool = False
+) -> GeneratorRecord:
+    """Delete a generator (by id, or by a name only one generator has), with its model and
+    real reference rows. Refused while datasets of it remain, unless ``force``."""
+    return Store(home).delete_generator(ref, force=force)
+
+
+def delete_generators(
+    refs: list[str], home: str | Path | None = None, *, force: bool = False
+) -> list[GeneratorRecord]:
+    """``delete_generator`` for several; every ref is checked before anything is deleted."""
+    return Store(home).delete_generators(list(refs), force=force)
+
+
+def delete_dataset(ref: str, home: str | Path | None = None, *, force: bool = False):
+    """Delete a dataset (by id, or by a name only one dataset has) and its parts.
+
+    Refused for a dataset being generated or delivered unless ``force``."""
+    return Store(home).delete_dataset(ref, force=force)
+
+
+def delete_datasets(
+    refs: list[str], home: str | Path | None = None, *, force: bool = False
+) -> list[DatasetRecord]:
+    """``delete_dataset`` for several; every ref is checked before anything is deleted."""
+    return Store(home).delete_datasets(list(refs), force=force)

@@ -27,39 +27,50 @@ class Context:
             click.echo(text)
 
     def progress(self):
-        from synthpipe.progress import Progress
+        """Progress for a long verb: bars on a terminal, plain lines with percentages in logs
+        (``synthpipe.progress.console``); none with --quiet."""
+        from synthpipe.progress import Progress, console
 
-        return Progress(listeners=[] if self.quiet else [_progress_printer()])
-
-
-def _progress_printer():
-    """A listener drawing a progress bar on a terminal, or one line per step elsewhere."""
-    if sys.stderr.isatty():
-        from rich.progress import Progress as Bar
-
-        bar = Bar(transient=True, console=None)
-        tasks: dict[int, int] = {}
-
-        def draw(progress, step):
-            if not bar.live.is_started:
-                bar.start()
-            key = id(step)
-            if key not in tasks:
-                tasks[key] = bar.add_task(step.name, total=step.total)
-            bar.update(tasks[key], completed=step.completed)
-            if step.finished_at and all(s.finished_at for s in progress.steps):
-                bar.stop()
-
-        return draw
-
-    def line(progress, step):
-        if step.completed == 0 and step.finished_at is None:
-            click.echo(f"... {step.name}", err=True)
-
-    return line
+        return Progress(listeners=[] if self.quiet else [console()])
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+# Flags of the whole CLI, accepted before the sub-command and after it, at any level:
+# `synthpipe --json plugins`, `synthpipe plugins --json`, `synthpipe datasets list -q --json`.
+GLOBAL_FLAGS = (
+    (("--json",), "as_json", "Print results as JSON, for scripts."),
+    (("-q", "--quiet"), "quiet", "No progress output."),
+    (("--debug",), "debug", "Show tracebacks on errors."),
+)
+
+
+def _set_global(attr: str):
+    def callback(ctx: click.Context, _param, value: bool) -> None:
+        obj = ctx.find_root().obj
+        if value and isinstance(obj, Context):
+            setattr(obj, attr, True)
+
+    return callback
+
+
+def _accept_global_flags(command: click.Command) -> None:
+    """Give ``command`` and every sub-command the global flags they do not have yet."""
+    for decls, attr, help_text in GLOBAL_FLAGS:
+        taken = {opt for p in command.params for opt in getattr(p, "opts", [])}
+        if not taken & set(decls):
+            command.params.append(
+                click.Option(
+                    decls,
+                    f"_global_{attr}",
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_set_global(attr),
+                    help=help_text,
+                )
+            )
+    for sub in getattr(command, "commands", {}).values():
+        _accept_global_flags(sub)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -202,8 +213,14 @@ def _sizes(pairs: tuple[str, ...]) -> dict[str, int]:
     sizes = {}
     for pair in pairs:
         table, sep, n = pair.partition("=")
-        if not sep or not n.isdigit():
+        if not sep or not table:
             raise click.BadParameter(f"'{pair}' is not TABLE=ROWS", param_hint="--size")
+        if not n.strip().isdigit():
+            raise click.BadParameter(
+                f"'{pair}': rows of table '{table}' must be a whole number, 0 or more "
+                "(0 generates an empty table), e.g. --size plots=100",
+                param_hint="--size",
+            )
         sizes[table] = int(n)
     return sizes
 
@@ -215,14 +232,16 @@ def _sizes(pairs: tuple[str, ...]) -> dict[str, int]:
     "sizes",
     multiple=True,
     metavar="TABLE=ROWS",
-    help="Rows of a table (repeatable); root default = training rows.",
+    help="Rows of a learned table, 0 or more (repeatable); root default = training rows.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--partitions", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--name", default=None, help="Dataset name.")
+@click.option(
+    "--name", default=None, help="Dataset name [default: <generator>-<date>-<id suffix>]."
+)
 @pass_ctx
 def generate(ctx, generator, sizes, seed, partitions, name):
-    """Generate a synthetic dataset from GENERATOR (id or name)."""
+    """Generate a synthetic dataset from GENERATOR (id, or name: the newest DONE one)."""
     from synthpipe import api
 
     record = api.generate(
@@ -257,20 +276,33 @@ def deliver(ctx, dataset, pipeline, force):
 
 @cli.command()
 @click.argument("pipeline", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Deliver and exit 0 even if validation failed (recorded on the dataset).",
+)
 @pass_ctx
-def run(ctx, pipeline):
-    """Run PIPELINE end to end: train, generate, deliver."""
+def run(ctx, pipeline, force):
+    """Run PIPELINE end to end: train, generate, QA report, validate, deliver, then delete
+    old datasets as its retention policy says.
+
+    Exits 1 when validation fails (delivering only where the file sets force), unless --force.
+    """
     from synthpipe import api
 
-    result = api.run(pipeline, home=ctx.home, progress=ctx.progress())
+    result = api.run(pipeline, home=ctx.home, progress=ctx.progress(), force=force)
     lines = [
         f"generator {result['generator']}",
-        f"dataset {result['dataset']}",
+        f"dataset {result['name']} ({result['dataset']})",
         f"QA report {result['report']}",
     ]
     if "validation" in result:
-        lines.append(f"validation {'passed' if result['validation'] else 'FAILED (forced)'}")
+        lines.append(f"validation {'passed' if result['validation'] else 'FAILED (--force)'}")
     lines += [f"delivered to {d}: {_rows(rows)}" for d, rows in result["delivered"].items()]
+    deleted = result.get("retention") or {}
+    for kind in ("datasets", "generators"):
+        if deleted.get(kind):
+            lines.append(f"retention deleted {kind}: {', '.join(deleted[kind])}")
     ctx.emit(result, "\n".join(lines))
 
 
@@ -376,18 +408,29 @@ def generators_clone(ctx, generator, name):
 
 
 @generators.command("delete")
-@click.argument("generator")
+@click.argument("generators", nargs=-1, required=True, metavar="NAME_OR_ID...")
+@click.option(
+    "--force", is_flag=True, help="Delete even if datasets of it remain or it is training."
+)
 @pass_ctx
-def generators_delete(ctx, generator):
+def generators_delete(ctx, generators, force):
+    """Delete generators with their models and real reference rows.
+
+    A name must be unique; pass ids where a name repeats. Refused while datasets of the
+    generator remain (delete them first) unless --force.
+    """
     from synthpipe import api
 
-    record = api.delete_generator(generator, ctx.home)
-    ctx.emit({"id": record.id}, f"deleted generator {record.name} ({record.id})")
+    records = api.delete_generators(list(generators), ctx.home, force=force)
+    ctx.emit(
+        [{"id": r.id, "name": r.name} for r in records],
+        "\n".join(f"deleted generator {r.name} ({r.id})" for r in records),
+    )
 
 
 @cli.group()
 def datasets():
-    """List and inspect synthetic datasets."""
+    """List, inspect and delete synthetic datasets."""
 
 
 @datasets.command("list")
@@ -420,6 +463,27 @@ def datasets_show(ctx, dataset):
     ctx.emit(data, json.dumps(data, indent=2, default=str))
 
 
+@datasets.command("delete")
+@click.argument("datasets", nargs=-1, required=True, metavar="NAME_OR_ID...")
+@click.option(
+    "--force", is_flag=True, help="Delete even if it seems to be generated or delivered now."
+)
+@pass_ctx
+def datasets_delete(ctx, datasets, force):
+    """Delete datasets and their parts (every one is checked before any is deleted).
+
+    A name must be unique; pass ids where a name repeats. A dataset being generated or
+    delivered is refused unless --force (for one whose process is gone).
+    """
+    from synthpipe import api
+
+    records = api.delete_datasets(list(datasets), ctx.home, force=force)
+    ctx.emit(
+        [{"id": r.id, "name": r.name} for r in records],
+        "\n".join(f"deleted dataset {r.name} ({r.id})" for r in records),
+    )
+
+
 def _attach_integrations() -> None:
     """Sub-commands that live beside their integration (imported lazily inside them)."""
     from synthpipe.dbt.cli import dbt as dbt_group
@@ -430,6 +494,8 @@ def _attach_integrations() -> None:
 
 
 _attach_integrations()
+for _command in cli.commands.values():
+    _accept_global_flags(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -90,7 +90,16 @@ def effective_table(table: Table) -> Table:
         if override is not None:
             column = column.model_copy(update=override.model_dump(exclude_unset=True))
         columns.append(column)
-    return table.model_copy(update={"columns": columns})
+    kept = {c.name for c in columns}
+    # The selection is applied: the result lists only what is kept, so it validates as is.
+    return table.model_copy(
+        update={
+            "columns": columns,
+            "included_columns": None,
+            "excluded_columns": [],
+            "column_overrides": {k: v for k, v in table.column_overrides.items() if k in kept},
+        }
+    )
 
 
 def learned_config(config: GeneratorConfig) -> GeneratorConfig:
@@ -103,9 +112,15 @@ def learned_config(config: GeneratorConfig) -> GeneratorConfig:
 
 
 def check(config: GeneratorConfig, source: str | None = None) -> GeneratorConfig:
-    """Raise ConfigError listing every problem of a config; return it when valid."""
-    config = config.model_copy(update={"tables": [effective_table(t) for t in config.tables]})
-    problems = validate_config(config)
+    """Raise ConfigError listing every problem of a config; return the effective config (column
+    selection and overrides applied) when valid.
+
+    Column names in included/excluded columns and overrides are checked against the columns as
+    found at the source, the other rules against the effective tables.
+    """
+    effective = config.model_copy(update={"tables": [effective_table(t) for t in config.tables]})
+    problems = list(dict.fromkeys([*validate_config(config), *validate_config(effective)]))
+    config = effective
     if problems:
         raise ConfigError(problems, source=source)
     return config
@@ -225,8 +240,12 @@ def column_statistics(arrow: pa.Table) -> dict:
 
 
 @contextmanager
-def _job(store: Store, record, progress: Progress):
-    """Run a job on a record: IN_PROGRESS, then DONE, FAILED or CANCELED with the error."""
+def _job(store: Store, record, progress: Progress, cleanup=None):
+    """Run a job on a record: IN_PROGRESS, then DONE, FAILED or CANCELED with the error.
+
+    Ctrl-C (KeyboardInterrupt) cancels like ``progress.cancel()``. On any end but DONE,
+    ``cleanup()`` removes what the job wrote, so nothing half-written stays behind.
+    """
 
     last_saved = 0.0
 
@@ -245,15 +264,31 @@ def _job(store: Store, record, progress: Progress):
     try:
         yield record
     except CanceledError as exc:
+        _cleanup(cleanup)
         _finish(store, record, progress, Status.CANCELED, str(exc))
         raise
+    except KeyboardInterrupt:
+        _cleanup(cleanup)
+        _finish(store, record, progress, Status.CANCELED, "canceled by an interrupt (Ctrl-C)")
+        raise
     except BaseException as exc:
+        _cleanup(cleanup)
         _finish(store, record, progress, Status.FAILED, f"{type(exc).__name__}: {exc}")
         raise
     else:
         _finish(store, record, progress, Status.DONE, None)
     finally:
         progress.listeners.remove(persist)
+
+
+def _cleanup(cleanup) -> None:
+    """Run a job's cleanup; a second Ctrl-C meanwhile must not leave it half done."""
+    if cleanup is None:
+        return
+    try:
+        cleanup()
+    except KeyboardInterrupt:
+        cleanup()
 
 
 def _finish(store: Store, record, progress: Progress, status: Status, error: str | None) -> None:
@@ -284,7 +319,7 @@ def train(
         config=config.model_dump(mode="json", by_alias=True),
         source={"connector": source.connector, "location": source.location},
     )
-    with _job(store, record, progress):
+    with _job(store, record, progress, cleanup=lambda: _discard_training(store, record.id)):
         timer = time.perf_counter()
         data = read_tables(connector, config, source.location, progress)
         record.timings["load"] = time.perf_counter() - timer
@@ -304,6 +339,15 @@ def train(
         record.timings["train"] = time.perf_counter() - timer
         store.save_state(record.id, state)
     return record
+
+
+def _discard_training(store: Store, gen_id: str) -> None:
+    """What a failed or canceled training wrote: real reference rows and (partial) models."""
+    import shutil
+
+    folder = store.generator_dir(gen_id)
+    for name in ("reference", "model.tmp", "model"):
+        shutil.rmtree(folder / name, ignore_errors=True)
 
 
 def _check_trainable(config: GeneratorConfig, data: dict[str, pa.Table]) -> None:
@@ -350,12 +394,15 @@ def generate(
     *,
     name: str | None = None,
     progress: Progress | None = None,
+    sizes_from: str = "sizes",
 ) -> DatasetRecord:
-    """Generate every partition of a dataset from a trained generator and commit it."""
+    """Generate every partition of a dataset from a trained generator and commit it.
+
+    A failed or canceled (also Ctrl-C) generation keeps its record, without any parts."""
     spec = spec or SampleSpec()
-    record = create_dataset(store, generator_ref, spec, name=name)
+    record = create_dataset(store, generator_ref, spec, name=name, sizes_from=sizes_from)
     progress = progress or Progress()
-    with _job(store, record, progress):
+    with _job(store, record, progress, cleanup=lambda: _discard_parts(store, record.id)):
         timer = time.perf_counter()
         for partition in range(spec.partitions):
             generate_partition(store, record.id, partition, progress=progress, _record=record)
@@ -364,19 +411,44 @@ def generate(
     return record
 
 
+def _discard_parts(store: Store, ds_id: str) -> None:
+    """What a failed or canceled generation wrote: parts and temporary partition folders."""
+    import shutil
+
+    folder = store.dataset_dir(ds_id)
+    shutil.rmtree(folder / "tables", ignore_errors=True)
+    for tmp in folder.glob(".partition-*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def create_dataset(
-    store: Store, generator_ref: str, spec: SampleSpec, *, name: str | None = None
+    store: Store,
+    generator_ref: str,
+    spec: SampleSpec,
+    *,
+    name: str | None = None,
+    sizes_from: str = "sizes",
 ) -> DatasetRecord:
-    """Register a new dataset (status QUEUED) whose partitions are generated separately."""
+    """Register a new dataset (status QUEUED) whose partitions are generated separately.
+
+    ``name`` defaults to ``<generator name>-<date>-<id suffix>``, unique like the id.
+    ``sizes_from`` names where the spec's sizes came from, for error messages.
+    """
+    from synthpipe.schema import check_sizes
+
     generator = store.generator(generator_ref)
     if generator.status is not Status.DONE:
         raise ArtifactError(
             f"generator '{generator.name}' is {generator.status}, not DONE; "
             "train it (again) before generating"
         )
+    problems = check_sizes(spec.sizes, GeneratorConfig.model_validate(generator.config), sizes_from)
+    if problems:
+        raise ConfigError(problems)
+    ds_id = new_id("ds")
     record = DatasetRecord(
-        id=new_id("ds"),
-        name=name or f"{generator.name}-synthetic",
+        id=ds_id,
+        name=name or f"{generator.name}-{ds_id.removeprefix('ds-')}",
         generator_id=generator.id,
         status=Status.QUEUED,
         spec=spec.model_dump(mode="json"),
@@ -412,15 +484,17 @@ def generate_partition(
     folder = store.dataset_dir(record.id)
     tmp = folder / f".partition-{partition:05d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    rows = _write_parts(generator.sample(state, spec, progress), config, spec, tmp)
-    for table in tmp.iterdir():
-        dest = folder / "tables" / table.name
-        dest.mkdir(parents=True, exist_ok=True)
-        for old in dest.glob(f"part-{partition:05d}-*.parquet"):
-            old.unlink()
-        for part in table.iterdir():
-            part.replace(dest / part.name)
-    shutil.rmtree(tmp)
+    try:
+        rows = _write_parts(generator.sample(state, spec, progress), config, spec, tmp)
+        for table in tmp.iterdir():
+            dest = folder / "tables" / table.name
+            dest.mkdir(parents=True, exist_ok=True)
+            for old in dest.glob(f"part-{partition:05d}-*.parquet"):
+                old.unlink()
+            for part in table.iterdir():
+                part.replace(dest / part.name)
+    finally:  # also on cancel or Ctrl-C: no half-written partition stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
     return rows
 
 
@@ -444,10 +518,33 @@ def _write_parts(batches, config: GeneratorConfig, spec: SampleSpec, folder) -> 
             writers[table_name].write_batch(batch)
             counts[table_name] = n + 1
             rows[table_name] = rows.get(table_name, 0) + batch.num_rows
+        for table in config.generation_order():
+            if table.name in writers or (table.original_data and spec.partition != 0):
+                continue
+            # No rows for this table in this partition (size 0, or no parents): an empty part
+            # keeps the table, with its columns, in the dataset.
+            batch = add_fake_columns(
+                _empty_batch(table), table, seed=spec.seed, partition=spec.partition, batch_no=0
+            )
+            path = folder / table.name / f"part-{spec.partition:05d}-00000.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writers[table.name] = pq.ParquetWriter(path, batch.schema, compression="zstd")
+            writers[table.name].write_batch(batch)
+            rows[table.name] = 0
     finally:
         for writer in writers.values():
             writer.close()
     return rows
+
+
+def _empty_batch(table: Table) -> pa.RecordBatch:
+    """No rows, with the columns a generator outputs for ``table`` (sensitive ones added later)."""
+    import pyarrow as pa
+
+    from synthpipe.types import arrow_type
+
+    fields = [(c.name, arrow_type(c)) for c in table.columns or [] if c.sensitive is None]
+    return pa.RecordBatch.from_pylist([], schema=pa.schema(fields))
 
 
 def commit_dataset(store: Store, dataset_ref: str, *, _record=None) -> DatasetRecord:

@@ -7,10 +7,11 @@ relative paths against the file's folder; ``synthpipe schema`` prints the JSON S
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from synthpipe.connectors.base import WriteMode
 from synthpipe.errors import ConfigError
@@ -99,6 +100,48 @@ class Schedule(Model):
     partitions: int = Field(default=1, ge=1)
 
 
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(value: str) -> float:
+    """Seconds of an age such as ``30d``, ``12h``, ``90m``, ``2w`` or ``45s``."""
+    match = _AGE.match(str(value))
+    if match is None:
+        raise ValueError(
+            f"'{value}' is not an age; write a number and a unit s, m, h, d or w, e.g. 30d"
+        )
+    return float(match[1]) * _UNIT_SECONDS[match[2]]
+
+
+class Retention(Model):
+    """Old datasets (and generators) deleted after each successful run of this pipeline.
+
+    Applies to the datasets of the generators named like this pipeline's generator; never to
+    the dataset the run just produced, nor to one being generated or delivered. Failed and
+    canceled datasets (they hold no data) are deleted by every retention pass.
+    """
+
+    # Keep this many newest complete (DONE) datasets; older ones are deleted.
+    keep_last: int | None = Field(default=None, ge=1)
+    # Delete datasets older than this: a number and a unit s, m, h, d or w ("30d", "12h").
+    max_age: str | None = None
+    # Keep this many newest trained generators; older, failed and canceled ones are deleted
+    # once no remaining dataset needs them. None keeps every generator.
+    keep_generators: int | None = Field(default=None, ge=1)
+
+    @field_validator("max_age")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_age(value)
+        return value
+
+    @property
+    def max_age_seconds(self) -> float | None:
+        return None if self.max_age is None else parse_age(self.max_age)
+
+
 class Pipeline(Model):
     """A whole pipeline file."""
 
@@ -110,6 +153,29 @@ class Pipeline(Model):
     validation: Validation = Field(default_factory=Validation)
     delivery: list[Delivery] = Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
+    # Old datasets deleted after a successful `synthpipe run` or refresh DAG run; None keeps all.
+    retention: Retention | None = None
+
+    @model_validator(mode="after")
+    def _sizes_name_known_tables(self):
+        """With `source.tables` the tables are known from the file: check sizes now (else
+        they are checked against the source's catalog before training)."""
+        if self.source.tables is None:
+            return self
+        copied = {t.name for t in self.generator.tables if t.original_data}
+        learned = [t for t in self.source.tables if t not in copied]
+        for table in self.generation.sizes:
+            if table in copied:
+                raise ValueError(
+                    f"generation.sizes sets the rows of table '{table}', which is original "
+                    f"data copied verbatim; remove '{table}' from generation.sizes"
+                )
+            if table not in self.source.tables:
+                raise ValueError(
+                    f"generation.sizes names unknown table '{table}'; the pipeline's tables "
+                    f"(source.tables): {', '.join(learned)}"
+                )
+        return self
 
     def generator_config(self, tables: list[Table]) -> GeneratorConfig:
         """The GeneratorConfig for resolved tables, with this file's generator settings."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 # A table needs at least this many rows to be learned from (original-data tables excepted):
 # below it every value is a rare value and value protection would leave nothing to learn.
@@ -221,6 +221,36 @@ class SampleSpec(Model):
     temperature: float = Field(default=1.0, gt=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
     batch_size: int = Field(default=100_000, gt=0)
+
+    @field_validator("sizes")
+    @classmethod
+    def _rows_not_negative(cls, sizes: dict[str, int]) -> dict[str, int]:
+        bad = [f"table '{t}' has {n} rows" for t, n in sizes.items() if n < 0]
+        if bad:
+            raise ValueError("; ".join(bad) + "; give 0 or more rows (0 generates an empty table)")
+        return sizes
+
+
+def check_sizes(sizes: dict[str, int], config: GeneratorConfig, where: str = "sizes") -> list[str]:
+    """Problems of requested table sizes against a generator's tables; [] if none.
+
+    Sizes apply to learned tables; original-data tables are copied as they are.
+    """
+    learned = [t.name for t in config.learned_tables()]
+    copied = {t.name for t in config.tables if t.original_data}
+    problems = []
+    for table in sizes:
+        if table in copied:
+            problems.append(
+                f"{where} sets the rows of table '{table}', which is original data copied "
+                f"verbatim; remove '{table}' from {where}"
+            )
+        elif table not in learned:
+            problems.append(
+                f"{where} names unknown table '{table}'; tables of generator "
+                f"'{config.name}': {', '.join(learned) or 'none'}"
+            )
+    return problems
 
 
 _KEY_TYPES = {

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 EXPORT_MANIFEST = "synthpipe-generator.json"
+# A dataset folder holds one such marker file per delivery in progress; retention and
+# `datasets delete` leave the dataset alone meanwhile. A marker older than DELIVERY_STALE_S
+# was left by a killed process and no longer counts.
+DELIVERING_PREFIX = ".delivering-"
+DELIVERY_STALE_S = 24 * 3600
 
 
 class Status(StrEnum):
@@ -84,6 +90,10 @@ class DatasetRecord(Record):
     tables: dict[str, dict] = Field(default_factory=dict)
     validation: dict | None = None
     forced_delivery: list[dict] = Field(default_factory=list)
+
+
+def _listing(records: list[Record]) -> str:
+    return ", ".join(f"{r.id} ({r.status.value})" for r in records)
 
 
 def default_home() -> Path:
@@ -145,11 +155,16 @@ class Store:
         folder = self.root / kind
         if not folder.is_dir():
             return []
-        records = [
-            self._load(p / "record.json", cls)
-            for p in folder.iterdir()
-            if (p / "record.json").is_file()
-        ]
+        records = []
+        for p in folder.iterdir():
+            if p.name.startswith(".") or not (p / "record.json").is_file():
+                continue  # ".trash-*": being deleted
+            try:
+                records.append(self._load(p / "record.json", cls))
+            except ArtifactError:
+                if p.exists():
+                    raise
+                # deleted by another process meanwhile
         return sorted(records, key=lambda r: r.created_at)
 
     def generators(self) -> list[GeneratorRecord]:
@@ -159,18 +174,37 @@ class Store:
         return self._all("datasets", DatasetRecord)
 
     def _find(self, ref: str, records: list[Record], what: str) -> Record:
+        """The record with id ``ref``, else the newest DONE record named ``ref``.
+
+        A name can repeat (a user may give every run the same name): it resolves to the newest
+        complete record of that name, never to a failed, canceled or unfinished one.
+        """
         if isinstance(ref, Record):
             return ref
         by_id = [r for r in records if r.id == ref]
-        by_name = [r for r in records if r.name == ref]
-        found = by_id or by_name
-        if not found:
+        if by_id:
+            return by_id[0]
+        named = [r for r in records if r.name == ref]
+        if not named:
             known = ", ".join(sorted({r.name for r in records})) or "none yet"
             raise NotFoundError(
                 f"no {what} with id or name '{ref}' in {self.root} "
                 f"(known: {known}); see `synthpipe {what}s list`"
             )
-        return found[-1]  # the newest of that name
+        done = [r for r in named if r.status is Status.DONE]
+        if done:
+            return done[-1]  # records are sorted by creation: the newest complete one
+        verb = "train" if what == "generator" else "generate"
+        raise NotFoundError(
+            f"{what} name '{ref}' has no complete (DONE) {what}, only "
+            f"{_listing(named)}; {verb} it again, or pass an id to inspect one of these"
+        )
+
+    def matching(self, ref: str, what: str) -> list[Record]:
+        """Every record with id or name ``ref`` (any status), oldest first."""
+        records = self.generators() if what == "generator" else self.datasets()
+        by_id = [r for r in records if r.id == ref]
+        return by_id or [r for r in records if r.name == ref]
 
     def generator(self, ref: str) -> GeneratorRecord:
         return self._find(ref, self.generators(), "generator")
@@ -223,15 +257,161 @@ class Store:
         return FittedState(meta=doc["meta"], arrays=arrays, tables=tables)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def delete_generator(self, ref: str) -> GeneratorRecord:
-        record = self.generator(ref)
-        shutil.rmtree(self.generator_dir(record.id))
-        return record
+    def _remove(self, folder: Path) -> None:
+        """Delete an artifact folder: renamed away first, so no half-deleted artifact is seen."""
+        trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(3)}")
+        os.replace(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
 
-    def delete_dataset(self, ref: str) -> DatasetRecord:
-        record = self.dataset(ref)
-        shutil.rmtree(self.dataset_dir(record.id))
-        return record
+    def _unique(self, ref: str, what: str) -> Record:
+        found = self.matching(ref, what)
+        if not found:
+            self._find(ref, [], what)  # raises the usual "no ... with id or name" error
+        if len(found) > 1:
+            raise NotFoundError(
+                f"{what} name '{ref}' matches {len(found)} {what}s: {_listing(found)}; "
+                "pass the id(s) of the one(s) to delete"
+            )
+        return found[0]
+
+    def delete_generator(self, ref: str, *, force: bool = False) -> GeneratorRecord:
+        """Delete one generator (by id, or by a name only it has) with its model and reference
+        rows. Refused while it trains, or while datasets of it remain, unless ``force``."""
+        return self.delete_generators([ref], force=force)[0]
+
+    def delete_generators(self, refs: list[str], *, force: bool = False) -> list[GeneratorRecord]:
+        records = list({r.id: r for r in (self._unique(ref, "generator") for ref in refs)}.values())
+        if not force:
+            problems = []
+            for record in records:
+                if record.status in (Status.QUEUED, Status.IN_PROGRESS):
+                    problems.append(f"generator '{record.name}' ({record.id}) is {record.status}")
+                users = [d.id for d in self.datasets() if d.generator_id == record.id]
+                if users:
+                    problems.append(
+                        f"generator '{record.name}' ({record.id}) has {len(users)} dataset(s) "
+                        f"({', '.join(users)}) that need it to be reported, validated or "
+                        "delivered; delete them first"
+                    )
+            if problems:
+                raise ArtifactError("; ".join(problems) + "; or pass force (--force)")
+        for record in records:
+            self._remove(self.generator_dir(record.id))
+        return records
+
+    def delete_dataset(self, ref: str, *, force: bool = False) -> DatasetRecord:
+        """Delete one dataset (by id, or by a name only it has) and its parts."""
+        return self.delete_datasets([ref], force=force)[0]
+
+    def delete_datasets(self, refs: list[str], *, force: bool = False) -> list[DatasetRecord]:
+        """Delete datasets by id or name; every ref is checked before anything is deleted.
+
+        Refused, unless ``force``, for a dataset being generated or being delivered.
+        """
+        records = list({r.id: r for r in (self._unique(ref, "dataset") for ref in refs)}.values())
+        if not force:
+            problems = [p for r in records if (p := self._busy(r))]
+            if problems:
+                raise ArtifactError(
+                    "; ".join(problems) + "; wait for it to finish, or pass force (--force) "
+                    "if that process is gone"
+                )
+        for record in records:
+            self._remove(self.dataset_dir(record.id))
+        return records
+
+    def _busy(self, record: DatasetRecord) -> str | None:
+        """Why a dataset must not be deleted now (being generated or delivered), or None."""
+        if record.status in (Status.QUEUED, Status.IN_PROGRESS):
+            return f"dataset '{record.name}' ({record.id}) is being generated ({record.status})"
+        delivering = self.deliveries(record.id)
+        if delivering:
+            where = ", ".join(sorted({d.get("destination", "?") for d in delivering}))
+            return f"dataset '{record.name}' ({record.id}) is being delivered to {where}"
+        return None
+
+    # -- deliveries in progress ---------------------------------------------------------------
+    @contextmanager
+    def delivering(self, ds_id: str, destination: str):
+        """Mark a dataset as being delivered while the block runs (one marker per delivery)."""
+        marker = self.dataset_dir(ds_id) / f"{DELIVERING_PREFIX}{secrets.token_hex(4)}"
+        write_json_atomic(
+            marker,
+            {"destination": destination, "pid": os.getpid(), "since": time.time()},
+        )
+        try:
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def deliveries(self, ds_id: str) -> list[dict]:
+        """Deliveries of a dataset in progress; markers older than DELIVERY_STALE_S are ignored
+        (left by a process that was killed)."""
+        found = []
+        for marker in self.dataset_dir(ds_id).glob(f"{DELIVERING_PREFIX}*"):
+            try:
+                data = json.loads(marker.read_text())
+            except (OSError, ValueError):
+                continue
+            if time.time() - data.get("since", 0) < DELIVERY_STALE_S:
+                found.append(data)
+        return found
+
+    # -- retention ----------------------------------------------------------------------------
+    def apply_retention(
+        self,
+        generator_name: str,
+        *,
+        keep_last: int | None = None,
+        max_age: float | None = None,
+        keep_generators: int | None = None,
+        protect: set[str] | frozenset[str] = frozenset(),
+        now: float | None = None,
+    ) -> dict[str, list[str]]:
+        """Delete old datasets (and optionally generators) of the generators named
+        ``generator_name``; returns the ids deleted.
+
+        Datasets: the ``keep_last`` newest DONE ones are kept, DONE ones older than
+        ``max_age`` seconds are deleted, failed and canceled ones (they hold no data) are
+        deleted. Generators, when ``keep_generators`` is set: beyond the newest
+        ``keep_generators`` DONE ones, and failed or canceled ones, once no dataset uses them.
+        Never deleted: ids in ``protect``, anything queued or in progress, datasets being
+        delivered.
+        """
+        now = time.time() if now is None else now
+        generators = [g for g in self.generators() if g.name == generator_name]
+        ids = {g.id for g in generators}
+        datasets = [d for d in self.datasets() if d.generator_id in ids]
+        done = [d for d in datasets if d.status is Status.DONE]
+        kept = {d.id for d in done[::-1][:keep_last]} if keep_last is not None else None
+        doomed = []
+        for d in datasets:
+            if d.id in protect or self._busy(d):
+                continue
+            too_old = max_age is not None and now - d.created_at > max_age
+            if d.status is Status.DONE:
+                beyond = kept is not None and d.id not in kept
+                if not (too_old or beyond):
+                    continue
+            doomed.append(d)
+        for d in doomed:
+            self._remove(self.dataset_dir(d.id))
+        deleted = {"datasets": [d.id for d in doomed], "generators": []}
+        if keep_generators is None:
+            return deleted
+        used = {d.generator_id for d in datasets if d not in doomed}
+        newest = {
+            g.id
+            for g in [g for g in generators if g.status is Status.DONE][::-1][:keep_generators]
+        }
+        for g in generators:
+            if g.id in protect or g.id in used or g.id in newest:
+                continue
+            if g.status in (Status.NEW, Status.QUEUED, Status.IN_PROGRESS):
+                continue
+            self._remove(self.generator_dir(g.id))
+            deleted["generators"].append(g.id)
+        return deleted
 
     def export_generator(self, ref: str, path: str | Path) -> Path:
         """Write a generator (record and model, no real data) to one zip file."""

@@ -6,6 +6,7 @@
           -> commit_dataset -> validate -> deliver_<destination> (one task per delivery)
                             -> report (the QA report; before validate when quality gates
                                        are set, since they read its metrics)
+          -> retention (last, when the file has a `retention` block: old datasets deleted)
 
 Schedule, retries, owner and tags come from the file's ``schedule`` section; the number of
 partitions from ``schedule.partitions`` (or ``generation.partitions``). Building a DAG reads
@@ -113,9 +114,34 @@ def _tasks(dag: DAG, pipeline: Pipeline, path: str, home: str | None, reuse: boo
         )
         if any(v is not None for v in pipeline.validation.gates.model_dump().values()):
             report >> last
+    delivers = []
     for task_id, index in _delivery_ids(pipeline):
         alias = f"synthpipe/{dag.dag_id}/{task_id}"
-        last >> _deliver_task(pipeline, path, home, task_id, index, commit, alias)
+        delivers.append(_deliver_task(pipeline, path, home, task_id, index, commit, alias))
+        last >> delivers[-1]
+    if pipeline.retention is not None:
+        (delivers or [last]) >> _retention_task(path, home, commit)
+
+
+def _retention_task(path: str, home: str | None, commit):
+    """The last task, when the file has a `retention` block: delete old datasets (never the
+    one this run produced, nor one being generated or delivered). It runs only when every
+    delivery succeeded."""
+    from airflow.sdk import task
+
+    @task(task_id="retention")
+    def retention(committed: dict, pipeline: str, home: str | None) -> dict:
+        from synthpipe import api
+        from synthpipe.airflow.config import synthpipe_home
+        from synthpipe.airflow.operators.base import ref
+
+        deleted = api.apply_retention(
+            pipeline, home=synthpipe_home(home), protect={ref(committed, "dataset")}
+        )
+        log.info("retention deleted datasets %s, generators %s", *deleted.values())
+        return deleted
+
+    return retention(commit.output, path, home)
 
 
 def _delivery_ids(pipeline: Pipeline) -> list[tuple[str, int]]:

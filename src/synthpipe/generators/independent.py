@@ -206,6 +206,8 @@ class _Sampler:
                 generated.append(batch.column(schema.get_field_index(table.primary_key[0])))
             self.progress.advance(len(owners))
             yield table.name, batch
+        if start == 0:  # no rows: an empty batch keeps the table and its schema
+            yield table.name, pa.RecordBatch.from_pylist([], schema=schema)
         if table.primary_key:
             self.keys[table.name] = (
                 pa.concat_arrays(generated)
