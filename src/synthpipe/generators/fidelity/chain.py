@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthpipe.generators.fidelity.order import Variable, learn_order
+from synthpipe.generators.fidelity.order import (
+    SCORE_ROWS,
+    Variable,
+    association,
+    candidate_sets,
+    learn_order,
+    strongest,
+)
 from synthpipe.generators.fidelity.trees import Tree, stratified_uniform
 
 # Rows per leaf: 1% of the table, at least MIN_LEAF and at most MAX_LEAF. Larger leaves
@@ -23,6 +30,16 @@ MIN_LEAF, MAX_LEAF = 5, 200
 # Batches up to this many rows draw stratified uniforms (less Monte Carlo noise where a sample
 # is small enough for it to show); larger ones draw plain uniforms, which is faster.
 STRATIFY_ROWS = 65_536
+# A tree chooses its splits among at most this many earlier variables (those most associated
+# with its target), on at most TREE_ROWS rows; its leaf distributions count all rows.
+MAX_TREE_FEATURES = 24
+TREE_ROWS = 100_000
+# Share of the remaining training time the order search may use when a deadline is set.
+ORDER_SHARE = 0.4
+# Past the deadline a tree still uses its LATE_FEATURES strongest predictors on LATE_ROWS
+# rows (milliseconds each), so strong dependencies survive a short max_training_time.
+LATE_FEATURES = 2
+LATE_ROWS = 5_000
 
 
 def min_leaf(rows: int) -> int:
@@ -52,26 +69,57 @@ class Chain:
     ) -> Chain:
         """Learn the order and one tree per target from the variables' training states.
 
-        Past ``deadline`` (``time.monotonic()``) the remaining targets keep their order and
-        their marginal distribution, so training stops in time with a usable model.
+        Cost is bounded: the order search and each tree look at a bounded set of candidate
+        predictors (chosen by an association screen) on bounded row samples, and the leaf
+        distributions count all rows. With a ``deadline`` (``time.monotonic()``) the order
+        search takes at most ``ORDER_SHARE`` of the time left; trees fitted past it use their
+        strongest predictors on a small sample, so training stops in time and keeps the
+        strongest dependencies.
         """
         variables = [*evidence, *targets]
         e = len(evidence)
+        n = len(variables[0].codes) if variables else 0
+        rng = np.random.default_rng([seed, 7])
+        scored = _row_sample(variables, SCORE_ROWS, rng)
+        candidates, strength = candidate_sets(scored, rng=rng)
+        if strength is None and len(variables) - 1 > MAX_TREE_FEATURES:
+            strength = association(scored, rng)
+        order_deadline = deadline
+        if deadline is not None:
+            order_deadline = time.monotonic() + ORDER_SHARE * max(deadline - time.monotonic(), 0)
         order = learn_order(
-            variables,
+            scored,
             list(range(e)),
             list(range(e, len(variables))),
-            deadline=deadline,
+            deadline=order_deadline,
             progress=progress,
+            candidates=candidates,
         )
-        x = np.stack([v.codes for v in variables]).astype(np.int32)
+        del scored
+        x = np.empty((len(variables), n), np.int32)
+        for i, v in enumerate(variables):
+            x[i] = v.codes
         sizes = [v.states for v in variables]
-        leaf = min_leaf(x.shape[1])
+        leaf = min_leaf(n)
+        fit_rows = np.sort(rng.choice(n, TREE_ROWS, replace=False)) if n > TREE_ROWS else None
+        late_rows = np.sort(rng.choice(n, LATE_ROWS, replace=False)) if n > LATE_ROWS else None
         trees, before = {}, list(range(e))
         for target in order:
             late = deadline is not None and time.monotonic() > deadline
+            limit = LATE_FEATURES if late else MAX_TREE_FEATURES
+            predictors = before
+            if len(before) > limit:
+                if strength is None:
+                    strength = association(_row_sample(variables, SCORE_ROWS, rng), rng)
+                predictors = strongest(strength, target, limit, before).tolist()
             trees[target] = Tree.fit(
-                x, [] if late else before, target, sizes, leaf, seed=seed + target
+                x,
+                predictors,
+                target,
+                sizes,
+                leaf,
+                seed=seed + target,
+                fit_rows=late_rows if late else fit_rows,
             )
             before.append(target)
             if progress is not None:
@@ -118,3 +166,12 @@ class Chain:
             for t in meta["order"]
         }
         return cls(meta["names"], meta["states"], meta["n_evidence"], list(meta["order"]), trees)
+
+
+def _row_sample(variables: list[Variable], rows: int, rng: np.random.Generator) -> list[Variable]:
+    """The variables on a seeded sample of ``rows`` rows (all of them when there are fewer)."""
+    n = len(variables[0].codes) if variables else 0
+    if n <= rows:
+        return variables
+    take = np.sort(rng.choice(n, rows, replace=False))
+    return [Variable(v.name, v.codes[take], v.states, v.coarse) for v in variables]

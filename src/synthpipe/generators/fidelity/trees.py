@@ -5,6 +5,11 @@ one being modelled; each leaf keeps the counts of the variable's states among it
 rows. A leaf holds at least ``min_leaf`` rows, so no distribution is learned from a handful of
 individuals. The fitted tree is kept as plain arrays and evaluated with numpy, level by level,
 for a whole batch of rows at once.
+
+Cost is bounded by design: on a large table the tree's splits are chosen on a row sample
+(``fit_rows``) and its leaf distributions are then counted over all rows; a leaf that holds
+fewer than ``min_leaf`` of all rows takes the distribution of its nearest ancestor that holds
+enough. Leaves times states of the target are capped, so a model stays small.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ LEAF_PRIOR = 1.0
 # Trees whose split intervals combine into at most this many cells are evaluated through a
 # lookup table (a few array lookups per row) instead of node by node.
 MAX_LOOKUP = 1 << 20
+# At most this many leaves x target states per tree (bounds model size and training memory).
+MAX_LEAF_CELLS = 1 << 22
+# When the splits are chosen on a row sample, its leaves hold this much more than their share
+# of ``min_leaf``, so that nearly every leaf still holds ``min_leaf`` of all rows.
+SAMPLE_LEAF_MARGIN = 1.25
 
 
 @dataclass
@@ -47,19 +57,35 @@ class Tree:
         sizes: list[int],
         min_leaf: int,
         seed: int = 0,
+        fit_rows: np.ndarray | None = None,
     ) -> Tree:
         """Grow a tree on the rows ``x[columns]`` predicting the row ``x[target]``.
 
         ``x`` holds one row of training states per variable; ``sizes`` their numbers of states.
+        With ``fit_rows`` (row indices) the splits are chosen on those rows only and the leaf
+        distributions counted over all rows of ``x``.
         """
         y, states = x[target], sizes[target]
-        if columns and len(y) >= 2 * min_leaf:
+        n = len(y)
+        if columns and n >= 2 * min_leaf:
             from sklearn.tree import DecisionTreeClassifier
 
-            model = DecisionTreeClassifier(min_samples_leaf=min_leaf, random_state=seed)
+            if fit_rows is not None and len(fit_rows) < n:
+                share = len(fit_rows) / n
+                leaf = max(1, int(np.ceil(min_leaf * share * SAMPLE_LEAF_MARGIN)))
+                features, labels = x[np.ix_(columns, fit_rows)].T, y[fit_rows]
+            else:
+                fit_rows, leaf = None, min_leaf
+                features, labels = x[columns].T, y
+            cap = MAX_LEAF_CELLS // max(states, 1)
+            max_leaves = cap if cap < len(labels) // leaf else None
+            model = DecisionTreeClassifier(
+                min_samples_leaf=leaf, max_leaf_nodes=max_leaves, random_state=seed
+            )
             with warnings.catch_warnings():  # "many classes for few rows": expected here
                 warnings.simplefilter("ignore", UserWarning)
-                model.fit(x[columns].T, y)
+                model.fit(features.astype(np.float32), labels)
+            del features, labels
             t = model.tree_
             feature = np.where(t.feature >= 0, np.asarray(columns)[np.maximum(t.feature, 0)], -1)
             structure = (
@@ -69,6 +95,7 @@ class Tree:
                 t.children_right.astype(np.int32),
             )
         else:  # a single leaf: the marginal distribution
+            fit_rows = None
             structure = (
                 np.array([-1], np.int32),
                 np.zeros(1, np.float32),
@@ -76,12 +103,52 @@ class Tree:
                 np.array([-1], np.int32),
             )
         is_leaf = structure[0] < 0
-        leaf = np.where(is_leaf, np.cumsum(is_leaf) - 1, -1).astype(np.int32)
-        tree = cls(*structure, leaf, np.zeros(0), states, list(sizes))
-        tree.cdf = _leaf_cdf(tree.apply(x), y, int(is_leaf.sum()), states)
-        if len(y) == 0:
+        leaf_of = np.where(is_leaf, np.cumsum(is_leaf) - 1, -1).astype(np.int32)
+        tree = cls(*structure, leaf_of, np.zeros(0), states, list(sizes))
+        n_leaves = int(is_leaf.sum())
+        counts = _leaf_counts(tree.apply(x), y, n_leaves, states)
+        if fit_rows is not None:  # counted over all rows: leaves too small borrow from above
+            counts = tree._pooled(counts, min_leaf)
+        tree.cdf = _leaf_cdf(counts, y, states)
+        if n == 0:
             tree.cdf = np.cumsum(np.full(states, 1.0 / states))
         return tree
+
+    def _pooled(self, counts: np.ndarray, min_leaf: int) -> np.ndarray:
+        """Leaf counts where a leaf holding fewer than ``min_leaf`` rows takes the counts of its
+        nearest ancestor that holds enough (privacy: every leaf distribution is learned from at
+        least ``min_leaf`` rows, as when the splits are chosen on all rows)."""
+        rows = counts.sum(axis=1)
+        small = np.flatnonzero(rows < min_leaf)
+        if len(small) == 0 or len(rows) == 1:
+            return counts
+        parent = np.full(len(self.feature), -1, np.int64)
+        inner = np.flatnonzero(self.feature >= 0)
+        parent[self.left[inner]] = inner
+        parent[self.right[inner]] = inner
+        leaf_nodes = np.flatnonzero(self.feature < 0)
+        node_of_leaf = leaf_nodes[np.argsort(self.leaf[leaf_nodes])]
+        under = self._rows_under(rows)
+        out = counts.copy()
+        for small_leaf in small:
+            node = int(node_of_leaf[small_leaf])
+            while parent[node] >= 0 and under[node] < min_leaf:
+                node = int(parent[node])
+            out[small_leaf] = counts[self._leaves_under(node)].sum(axis=0)
+        return out
+
+    def _rows_under(self, leaf_counts: np.ndarray) -> np.ndarray:
+        under = np.zeros(len(self.feature), np.int64)
+        for node in range(len(self.feature) - 1, -1, -1):  # children come after parents
+            if self.feature[node] < 0:
+                under[node] = leaf_counts[self.leaf[node]]
+            else:
+                under[node] = under[self.left[node]] + under[self.right[node]]
+        return under
+
+    def _leaves_under(self, node: int) -> np.ndarray:
+        nodes = _subtree(self, node)
+        return self.leaf[nodes[self.feature[nodes] < 0]]
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """The leaf number of every row; ``x`` holds one row of states per variable."""
@@ -170,8 +237,11 @@ class _Lookup:
         used = sorted(set(tree.feature[inner].tolist()))
         cuts = {f: np.unique(tree.threshold[inner][tree.feature[inner] == f]) for f in used}
         dims = [len(cuts[f]) + 1 for f in used]
-        if int(np.prod(dims, dtype=np.int64)) > MAX_LOOKUP:
-            return None
+        cells = 1
+        for d in dims:  # exact integers: a numpy product would wrap around past 2**63
+            cells *= d
+            if cells > MAX_LOOKUP:
+                return None
         strides = np.cumprod([1, *dims[::-1]])[-2::-1] if dims else []
         # state -> its split interval times the interval's stride in the flattened table
         maps = [
@@ -219,12 +289,16 @@ def _subtree(tree: Tree, root: int) -> np.ndarray:
     return np.array(nodes, np.int64)
 
 
-def _leaf_cdf(leaves: np.ndarray, y: np.ndarray, n_leaves: int, states: int) -> np.ndarray:
-    counts = (
+def _leaf_counts(leaves: np.ndarray, y: np.ndarray, n_leaves: int, states: int) -> np.ndarray:
+    return (
         np.bincount(leaves.astype(np.int64) * states + y, minlength=n_leaves * states)
         .reshape(n_leaves, states)
         .astype(float)
     )
+
+
+def _leaf_cdf(counts: np.ndarray, y: np.ndarray, states: int) -> np.ndarray:
+    n_leaves = len(counts)
     marginal = np.bincount(y, minlength=states) / max(len(y), 1)
     probs = (counts + LEAF_PRIOR * marginal) / (counts.sum(axis=1, keepdims=True) + LEAF_PRIOR)
     cdf = np.cumsum(probs, axis=1)
