@@ -1,0 +1,628 @@
+"""Finding the rules a table's real rows hold (see ``logic``), at a bounded cost.
+
+Candidates are searched on row samples with vectorised checks (sorted codes for functional
+dependencies, 64-bit fingerprints of sampled values for identities, datetime parts and parent
+copies, pairwise comparisons for orders), then verified on all rows: a rule is kept when it
+holds on at least ``logic.HOLD`` of the rows it applies to. At most ``MAX_VERIFY`` candidates
+of each kind are verified, so a table of 300 columns costs a few seconds, not hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synthpipe.generators.fidelity.logic import (
+    HOLD,
+    OFFSET,
+    PARTS,
+    Link,
+    Rule,
+    factor,
+    family,
+    measure,
+    parent_rows,
+    plain,
+    scaled,
+)
+
+# Rows a rule must apply to before it is believed.
+MIN_ROWS = 20
+# Sample sizes of the candidate searches.
+FINGERPRINT_ROWS = 64
+ORDER_ROWS = 512
+# Candidates of each kind verified on all rows, and rules kept per table.
+MAX_VERIFY = 300
+MAX_RULES = 64
+# A determining value is mapped only when it is seen this often (privacy, as for categories).
+MIN_GROUP = 5
+# Time offsets are stored in the largest of these units (microseconds) that divides them all.
+_UNITS = (86400e6, 3600e6, 60e6, 1e6, 1e3, 1.0)
+_SENTINEL = np.float64(1.2345678e300)
+
+
+@dataclass
+class ParentRef:
+    """A parent of the table: its name, the foreign key and the parent row of every row."""
+
+    name: str
+    fk: list[str]
+    key: list[str]
+    link: Link
+
+
+class Columns:
+    """The table's columns with cached conversions (codes, float values) and fixed samples."""
+
+    def __init__(self, columns: dict[str, pa.Array], ticks: dict[str, tuple[str, float]], seed):
+        self.arrays = {n: plain(a) for n, a in columns.items()}
+        self.names = list(self.arrays)
+        self.position = {n: i for i, n in enumerate(self.names)}
+        self.n = len(next(iter(self.arrays.values()))) if self.arrays else 0
+        # columns whose family and ticks are given (derived sequence starts, in their child's
+        # order column's units)
+        self.ticks = ticks
+        self.rng = np.random.default_rng([seed, 7])
+        self._floats: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, pa.Array] | None] = {}
+
+    def family(self, name: str) -> str | None:
+        if name in self.ticks:
+            return self.ticks[name][0]
+        return family(self.arrays[name].type)
+
+    def factor(self, name: str) -> float:
+        return self.ticks[name][1] if name in self.ticks else factor(self.arrays[name].type)
+
+    def floats(self, name: str) -> np.ndarray:
+        if name not in self._floats:
+            self._floats[name] = scaled(self.arrays[name], self.factor(name))
+        return self._floats[name]
+
+    def codes(self, name: str) -> tuple[np.ndarray, pa.Array] | None:
+        """Dense codes of every row (nulls a code of their own) and the coded values."""
+        if name not in self._codes:
+            try:
+                encoded = pc.dictionary_encode(self.arrays[name], null_encoding="encode")
+                self._codes[name] = (
+                    encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                    encoded.dictionary,
+                )
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                self._codes[name] = None
+        return self._codes[name]
+
+    def sample(self, size: int) -> np.ndarray:
+        return np.sort(self.rng.choice(self.n, size=min(size, self.n), replace=False))
+
+
+def detect(
+    columns: dict[str, pa.Array],
+    dependents: set[str],
+    parents: list[ParentRef],
+    *,
+    ticks: dict[str, tuple[str, float]] | None = None,
+    seed: int = 0,
+) -> list[Rule]:
+    """The rules ``columns`` hold, in the order they must be applied.
+
+    Only columns in ``dependents`` are computed from others; columns in ``ticks`` (family and
+    microseconds per unit) may only be the later side of an order rule.
+    """
+    ticks = ticks or {}
+    table = Columns(columns, ticks, seed)
+    if table.n < MIN_ROWS:
+        return []
+    real = {d for d in dependents if d in table.arrays and d not in ticks}
+    found = [
+        *_copies(table, real, parents),
+        *_datetimes(table, real),
+        *_identities(table, real),
+        *_dependencies(table, real),
+        *_orders(table, real | set(ticks), parents),
+    ]
+    return _acyclic(found)[:MAX_RULES]
+
+
+def offsets(rules: list[Rule], columns: dict[str, pa.Array], parents: list[ParentRef]):
+    """The derived offset column of every order rule (what the chain learns), by name."""
+    by_name = {p.name: p.link for p in parents}
+    out = {}
+    for rule in rules:
+        if rule.kind != "order":
+            continue
+        dependent = scaled(columns[rule.column], rule.factors[0])
+        base = _base(rule, columns, by_name)
+        out[rule.offset] = pa.array((dependent - base) * rule.sign / rule.scale, from_pandas=True)
+    return out
+
+
+def _base(rule: Rule, columns, links: dict[str, Link]) -> np.ndarray:
+    if rule.parent is None:
+        return scaled(columns[rule.inputs[0]], rule.factors[1])
+    link = links[rule.parent]
+    values = scaled(link.columns[rule.inputs[0]], rule.factors[1])
+    return np.where(link.row >= 0, values[np.maximum(link.row, 0)], np.nan)
+
+
+# -- fingerprints -------------------------------------------------------------------------------
+
+
+def _fingerprint(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of every column of a (rows x columns) float matrix; NaN hashes as one
+    value, -0.0 as 0.0."""
+    values = np.where(np.isnan(matrix), _SENTINEL, matrix) + 0.0
+    bits = np.ascontiguousarray(values).view(np.uint64)
+    return (bits * weights[:, None]).sum(axis=0, dtype=np.uint64)
+
+
+def _weights(rows: int, rng) -> np.ndarray:
+    return rng.integers(1, 2**63, size=rows, dtype=np.uint64) | np.uint64(1)
+
+
+def _decimals(values: np.ndarray) -> int:
+    """The fewest decimals (0..9) that represent the values exactly (within 1e-9)."""
+    finite = values[np.isfinite(values)]
+    for d in range(10):
+        if np.all(np.abs(finite - np.round(finite, d)) <= 1e-9 * np.maximum(1, np.abs(finite))):
+            return d
+    return 9
+
+
+# -- functional dependencies --------------------------------------------------------------------
+
+
+def _dependencies(table: Columns, dependents: set[str]) -> list[Rule]:
+    """A -> B: every value of A seen at least MIN_GROUP times goes with one value of B."""
+    names = [n for n in table.names if table.codes(n) is not None]
+    if len(names) < 2:
+        return []
+    size = int(min(table.n, max(1000, 300_000 // len(names))))
+    rows = table.sample(size)
+    codes = np.stack([table.codes(n)[0][rows] for n in names], axis=1)
+    distinct = np.array([len(np.unique(codes[:, j])) for j in range(len(names))])
+    top = np.array([np.bincount(codes[:, j]).max() for j in range(len(names))]) / len(rows)
+    target = np.array([n in dependents for n in names]) & (distinct >= 2) & (top <= 0.98)
+    allowed = int(0.002 * len(rows))
+    candidates = []
+    for a, name in enumerate(names):
+        if not 2 <= distinct[a] <= len(rows) / 10 or not target.any():
+            continue
+        order = np.argsort(codes[:, a], kind="stable")
+        sorted_codes = codes[order]
+        grouped = sorted_codes[1:, a] == sorted_codes[:-1, a]
+        changes = ((sorted_codes[1:] != sorted_codes[:-1]) & grouped[:, None]).sum(axis=0)
+        for b in np.flatnonzero(target & (changes <= allowed)):
+            if b != a:
+                candidates.append((name, names[b]))
+    rules = []
+    for a, b in candidates[:MAX_VERIFY]:
+        rule = _verify_dependency(table, a, b)
+        if rule is not None:
+            rules.append(rule)
+    # of a pair that determine each other, the later column is the dependent one
+    rules.sort(key=lambda r: table.position[r.inputs[0]] > table.position[r.column])
+    return rules
+
+
+def _verify_dependency(table: Columns, a: str, b: str) -> Rule | None:
+    code_a, values_a = table.codes(a)
+    code_b, values_b = table.codes(b)
+    sizes = np.bincount(code_a)
+    covered = sizes[code_a] >= MIN_GROUP
+    if covered.mean() < 0.5:
+        return None
+    pairs = code_a[covered] * len(values_b) + code_b[covered]
+    unique, counts = np.unique(pairs, return_counts=True)
+    groups = unique // len(values_b)
+    best = np.zeros(len(sizes), np.int64)
+    np.maximum.at(best, groups, counts)
+    share = best.sum() / covered.sum()
+    if share < HOLD:
+        return None
+    # the most frequent B of every mapped A value (sorted by count, the last one per group wins)
+    by_count = np.argsort(counts, kind="stable")
+    mode = np.full(len(sizes), -1, np.int64)
+    mode[groups[by_count]] = (unique % len(values_b))[by_count]
+    mapped = np.flatnonzero((sizes >= MIN_GROUP) & (mode >= 0))
+    mapping = pa.table(
+        {
+            "key": values_a.take(pa.array(mapped)),
+            "value": values_b.take(pa.array(mode[mapped])),
+        }
+    )
+    return Rule("dependency", b, [a], float(share), mapping=mapping)
+
+
+# -- arithmetic identities ----------------------------------------------------------------------
+
+
+def _identities(table: Columns, dependents: set[str]) -> list[Rule]:
+    """a = b + c, a = b - c or a = b * c between numeric columns."""
+    names = [n for n in table.names if table.family(n) == "num"]
+    if len(names) < 3:
+        return []
+    candidates: set[tuple[str, str, str, str]] = set()
+    for _ in range(2):  # two samples: a rare exception in one sample does not hide a rule
+        candidates |= _identity_candidates(table, names, dependents)
+    rules = []
+    for a, op, b, c in sorted(candidates)[:MAX_VERIFY]:
+        decimals = _decimals(table.floats(a))
+        rule = Rule("identity", a, [b, c], 0.0, op=op, decimals=decimals)
+        share = measure(rule, table.arrays, {})
+        if share is not None and share >= HOLD and _applies(rule, table) >= MIN_ROWS:
+            rule.share = share
+            rules.append(rule)
+    return _one_per_triple(rules, table)
+
+
+def _identity_candidates(table: Columns, names: list[str], dependents: set[str]) -> set:
+    rows = table.sample(FINGERPRINT_ROWS)
+    matrix = np.stack([table.floats(n)[rows] for n in names], axis=1)
+    weights = _weights(len(rows), table.rng)
+    decimals = np.array([_decimals(matrix[:, j]) for j in range(len(names))])
+    finite = np.where(np.isnan(matrix), np.nan, matrix)
+    constant = np.nanmax(finite, axis=0) == np.nanmin(finite, axis=0)
+    zero = np.all(np.nan_to_num(matrix) == 0, axis=0)
+    one = np.all(matrix == 1, axis=0)
+    targets = {}
+    for j, name in enumerate(names):
+        if name in dependents and not constant[j]:
+            d = int(decimals[j])
+            column = np.round(matrix[:, [j]], d)
+            targets.setdefault(d, {}).setdefault(int(_fingerprint(column, weights)[0]), []).append(
+                j
+            )
+    found = set()
+    for i in range(len(names) - 1):
+        right = matrix[:, i + 1 :]
+        for op, result in (
+            ("+", matrix[:, [i]] + right),
+            ("-", matrix[:, [i]] - right),
+            ("-r", right - matrix[:, [i]]),
+            ("*", matrix[:, [i]] * right),
+        ):
+            for d, by_hash in targets.items():
+                hashes = _fingerprint(np.round(result, d), weights)
+                for k in np.flatnonzero(np.isin(hashes, np.array(list(by_hash), np.uint64))):
+                    j = i + 1 + int(k)
+                    if op == "*" and (zero[i] or zero[j] or one[i] or one[j]):
+                        continue
+                    if op != "*" and (zero[i] or zero[j]):
+                        continue
+                    b, c = (names[j], names[i]) if op == "-r" else (names[i], names[j])
+                    for t in by_hash[int(hashes[k])]:
+                        if t not in (i, j):
+                            found.add((names[t], op[0], b, c))
+    return found
+
+
+def _applies(rule: Rule, table: Columns) -> int:
+    return int(np.sum(np.all([~np.isnan(table.floats(c)) for c in rule.inputs], axis=0)))
+
+
+def _one_per_triple(rules: list[Rule], table: Columns) -> list[Rule]:
+    """Of the forms of one identity (a = b + c, b = a - c, ...) keep the one whose dependent is
+    the last of the three columns: derived columns usually follow their inputs."""
+    rules.sort(key=lambda r: -table.position[r.column])
+    seen, kept = set(), []
+    for rule in rules:
+        key = (frozenset([rule.column, *rule.inputs]), rule.op == "*")
+        if key not in seen:
+            seen.add(key)
+            kept.append(rule)
+    return kept
+
+
+# -- datetime parts -----------------------------------------------------------------------------
+
+
+def _datetimes(table: Columns, dependents: set[str]) -> list[Rule]:
+    """Integer columns that are parts (year .. second) of a date or datetime column."""
+    temporal = [n for n in table.names if table.family(n) == "time" and n not in table.ticks]
+    integers = [n for n in table.names if table.family(n) == "num"]
+    if not temporal or not integers:
+        return []
+    rules = []
+    for name in temporal:
+        parts = _parts_of(table, name, integers)
+        rules += _datetime_rules(table, name, parts, dependents)
+    return rules
+
+
+def _parts_of(table: Columns, name: str, integers: list[str]) -> dict[str, str]:
+    """The columns holding each part of a datetime column, verified on all rows."""
+    dtype = table.arrays[name].type
+    parts = PARTS[:3] if pa.types.is_date(dtype) else PARTS
+    found: dict[str, str] = {}
+    for _ in range(2):
+        rows = table.sample(FINGERPRINT_ROWS)
+        weights = _weights(len(rows), table.rng)
+        sample = table.arrays[name].take(pa.array(rows))
+        matrix = np.stack([table.floats(n)[rows] for n in integers], axis=1)
+        hashes = _fingerprint(matrix, weights)
+        for part in parts:
+            if part in found:
+                continue
+            values = scaled(getattr(pc, part)(sample), 1.0)
+            target = _fingerprint(values[:, None], weights)[0]
+            for j in np.flatnonzero(hashes == target):
+                rule = Rule("datetime", integers[j], [name], 0.0, op="extract", parts=[part])
+                share = measure(rule, table.arrays, {})
+                if share is not None and share >= HOLD:
+                    found[part] = integers[j]
+                    break
+    return found
+
+
+def _datetime_rules(
+    table: Columns, name: str, parts: dict[str, str], dependents: set[str]
+) -> list[Rule]:
+    """The datetime from its parts when they describe it fully, else each part from it."""
+    if not parts:
+        return []
+    if name in dependents and {"year", "month", "day"} <= set(parts):
+        rule = Rule(
+            "datetime",
+            name,
+            list(parts.values()),
+            0.0,
+            op="compose",
+            parts=list(parts),
+        )
+        share = measure(rule, table.arrays, {})
+        if share is not None and share >= HOLD:
+            rule.share = share
+            return [rule]
+    rules = []
+    for part, column in parts.items():
+        if column in dependents:
+            rule = Rule("datetime", column, [name], 0.0, op="extract", parts=[part])
+            rule.share = measure(rule, table.arrays, {}) or 0.0
+            rules.append(rule)
+    return rules
+
+
+# -- copies of parent columns -------------------------------------------------------------------
+
+
+def _copies(table: Columns, dependents: set[str], parents: list[ParentRef]) -> list[Rule]:
+    """Child columns equal to their parent row's column."""
+    rules = []
+    for parent in parents:
+        found = np.flatnonzero(parent.link.row >= 0)
+        if len(found) < MIN_ROWS:
+            continue
+        rows = np.sort(table.rng.choice(found, min(FINGERPRINT_ROWS, len(found)), replace=False))
+        parent_rows_ = pa.array(parent.link.row[rows])
+        child = {
+            _signature(table.arrays[n].take(pa.array(rows))): n
+            for n in table.names
+            if n in dependents and n not in parent.fk
+        }
+        for name, array in parent.link.columns.items():
+            column = child.get(_signature(plain(array).take(parent_rows_)))
+            if column is None:
+                continue
+            rule = Rule(
+                "copy",
+                column,
+                [name],
+                0.0,
+                parent=parent.name,
+                fk=list(parent.fk),
+                parent_key=list(parent.key),
+            )
+            share = measure(rule, table.arrays, {parent.name: parent.link})
+            if share is not None and share >= HOLD:
+                rule.share = share
+                rules.append(rule)
+    return rules
+
+
+def _signature(sample: pa.Array) -> tuple | None:
+    """Values of a sample as a hashable tuple (numbers and times in microseconds); None for a
+    constant sample, whose copies say nothing."""
+    kind = family(sample.type)
+    values = tuple(scaled(sample)) if kind else tuple(map(str, sample.to_pylist()))
+    if len(set(values)) < 2:
+        return None
+    return (kind, values)
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+
+def _orders(table: Columns, dependents: set[str], parents: list[ParentRef]) -> list[Rule]:
+    """end >= start within a row, and a child value after (or before) its parent's."""
+    ordered = [n for n in table.names if table.family(n) in ("num", "time", "clock")]
+    rows = table.sample(ORDER_ROWS)
+    sources = [(n, None, table.floats(n), table.factor(n), table.family(n)) for n in ordered]
+    for parent in parents:
+        for name, array in parent.link.columns.items():
+            kind = family(plain(array).type)
+            if kind is None:
+                continue
+            values = scaled(array)
+            row = parent.link.row
+            aligned = np.where(row >= 0, values[np.maximum(row, 0)], np.nan)
+            sources.append((name, parent, aligned, factor(plain(array).type), kind))
+    rules: dict[str, Rule] = {}
+    tightness: dict[str, float] = {}
+    verified = 0
+    for dependent in ordered:
+        if dependent not in dependents:
+            continue
+        for rule in _order_candidates(table, dependent, sources, rows):
+            verified += 1
+            if verified > MAX_VERIFY:
+                break
+            rule.share = measure(rule, table.arrays, {p.name: p.link for p in parents}) or 0.0
+            if rule.share < HOLD:
+                continue
+            gap = _gap(rule, table, sources)
+            if gap is not None and gap < tightness.get(dependent, np.inf):
+                rules[dependent], tightness[dependent] = rule, gap
+    return list(rules.values())
+
+
+def _order_candidates(table: Columns, dependent: str, sources, rows: np.ndarray) -> list[Rule]:
+    """Order rules on ``dependent`` that its sample holds and that chance would not."""
+    y = table.floats(dependent)[rows]
+    kind = table.family(dependent)
+    out = []
+    for name, parent, values, ticks, source_kind in sources:
+        if source_kind != kind or (parent is None and name == dependent):
+            continue
+        x = values[rows]
+        valid = ~np.isnan(x) & ~np.isnan(y)
+        if valid.sum() < min(MIN_ROWS, len(rows)):
+            continue
+        diff = y[valid] - x[valid]
+        if np.mean(diff == 0) >= 0.99:
+            continue  # equal values: a copy or a dependency, not an order
+        chance = y[valid] - np.roll(x[valid], len(diff) // 2)
+        # within a row the later column follows the earlier one; a child may precede its parent
+        for sign in (1, -1) if parent else (1,):
+            if np.mean(diff * sign >= 0) >= 0.99 and np.mean(chance * sign >= 0) <= 0.95:
+                out.append(
+                    Rule(
+                        "order",
+                        dependent,
+                        [name],
+                        0.0,
+                        sign=sign,
+                        factors=[table.factor(dependent), ticks],
+                        parent=parent.name if parent else None,
+                        fk=list(parent.fk) if parent else [],
+                        parent_key=list(parent.key) if parent else [],
+                    )
+                )
+    return out
+
+
+def _gap(rule: Rule, table: Columns, sources) -> float | None:
+    """The median offset of an order rule (the tightest bound is kept); sets its scale."""
+    base = next(
+        v
+        for n, p, v, _, _ in sources
+        if n == rule.inputs[0] and (p.name if p else None) == rule.parent
+    )
+    offset = (table.floats(rule.column) - base) * rule.sign
+    offset = offset[~np.isnan(offset)]
+    if not len(offset):
+        return None
+    if table.family(rule.column) != "num":
+        rule.scale = next(u for u in _UNITS if np.all(np.mod(offset, u) == 0))
+    return float(np.median(offset))
+
+
+# -- choosing rules -----------------------------------------------------------------------------
+
+
+def _acyclic(rules: list[Rule]) -> list[Rule]:
+    """One rule per dependent column, no column computed from itself, in application order."""
+    chosen: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.column in chosen or rule.column.startswith(OFFSET):
+            continue
+        inputs = [] if rule.parent else rule.inputs
+        if any(_derives(chosen, i, rule.column) for i in inputs):
+            continue
+        chosen[rule.column] = rule
+    ordered, done = [], set()
+
+    def visit(column: str):
+        rule = chosen.get(column)
+        if rule is None or column in done:
+            return
+        done.add(column)
+        for i in [] if rule.parent else rule.inputs:
+            visit(i)
+        ordered.append(rule)
+
+    for column in chosen:
+        visit(column)
+    return ordered
+
+
+def _derives(chosen: dict[str, Rule], column: str, target: str) -> bool:
+    """Whether ``column`` is ``target`` or is computed (transitively) from it."""
+    stack, seen = [column], set()
+    while stack:
+        current = stack.pop()
+        if current == target:
+            return True
+        rule = chosen.get(current)
+        if rule is None or current in seen or rule.parent:
+            continue
+        seen.add(current)
+        stack.extend(rule.inputs)
+    return False
+
+
+# -- fitting a table ----------------------------------------------------------------------------
+
+
+def fit_rules(
+    table, columns: dict[str, pa.Array], arrow: pa.Table, rows, meta: dict, data, state, prefix: str
+) -> dict[str, pa.Array]:
+    """Find a table's rules at fit time and store them in the fitted state (``meta["logic"]``,
+    mappings as tables); returns the offset columns of order rules, for the chain to learn.
+
+    ``columns`` are the modelled columns (in sequence order when ``rows`` arranges them),
+    including the derived sequence starts of child tables.
+    """
+    from synthpipe.generators.fidelity.fitting import FIRST, sequence_order_column
+
+    config = data.config
+
+    def arranged(name: str) -> pa.Array:
+        array = arrow.column(name).combine_chunks()
+        return array if rows is None else array.take(pa.array(rows, pa.int64()))
+
+    values = {n: a for n, a in columns.items() if not n.startswith("__")}
+    order = meta.get("order")
+    if order:
+        values[order] = arranged(order)
+    ticks = {}
+    for name in columns:
+        if name.startswith(FIRST + "."):
+            child = config.table(name[len(FIRST) + 1 :])
+            schema = data.tables[child.name].schema
+            dtype = schema.field(sequence_order_column(child, schema)).type
+            ticks[name] = (family(dtype) or "num", factor(dtype))
+            values[name] = columns[name]
+    parents = _parent_refs(table, arranged, config, data)
+    keys = {c for p in parents for c in p.fk}
+    dependents = set(values) - {order} - keys - set(ticks)
+    seed = config.settings(table).seed or 0
+    rules = detect(values, dependents, parents, ticks=ticks, seed=seed)
+    meta["logic"] = {"rules": [r.to_meta() for r in rules]}
+    for i, rule in enumerate(rules):
+        if rule.mapping is not None:
+            state.tables[f"{prefix}.logic{i}"] = rule.mapping
+    return offsets(rules, values, parents)
+
+
+def _parent_refs(table, arranged, config, data) -> list[ParentRef]:
+    """Every parent with training rows: the parent row of each (arranged) row."""
+    refs = []
+    for fk in table.foreign_keys:
+        parent = config.table(fk.referenced_table)
+        arrow = data.tables.get(parent.name)
+        key = fk.referenced_columns or parent.primary_key
+        if arrow is None or not key or not all(k in arrow.column_names for k in key):
+            continue
+        row = parent_rows(
+            [arranged(c) for c in fk.columns], [arrow.column(k).combine_chunks() for k in key]
+        )
+        hidden = {c.name for c in parent.columns or [] if c.sensitive}
+        columns = {
+            n: arrow.column(n).combine_chunks() for n in arrow.column_names if n not in hidden
+        }
+        refs.append(ParentRef(parent.name, list(fk.columns), list(key), Link(row, columns)))
+    return refs

@@ -1,0 +1,217 @@
+"""Logic the real rows always hold survives generation: each relationship kind, planted in a
+small table, is found at fit time and holds in (nearly) every synthetic row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from synthpipe.generators.base import TrainingData
+from synthpipe.generators.fidelity import FidelityGenerator
+from synthpipe.generators.fidelity.logic import Link, Rule, measure, parent_rows
+from synthpipe.progress import Progress
+from synthpipe.schema import ForeignKey, GeneratorConfig, SampleSpec, Table
+from synthpipe.types import columns_from_arrow
+
+ROWS = 3000
+
+
+def fit_and_sample(tables: dict[str, pa.Table], config: GeneratorConfig, **spec):
+    state = FidelityGenerator().fit(TrainingData(config, tables), Progress())
+    out: dict[str, list] = {}
+    for name, batch in FidelityGenerator().sample(state, SampleSpec(**spec), Progress()):
+        out.setdefault(name, []).append(batch)
+    return state, {n: pa.Table.from_batches(b) for n, b in out.items()}
+
+
+def one_table(arrow: pa.Table, **extra) -> GeneratorConfig:
+    return GeneratorConfig(
+        tables=[Table(name="t", columns=columns_from_arrow(arrow.schema), **extra)]
+    )
+
+
+def rules_of(state, table: str = "t") -> list[Rule]:
+    return [Rule.from_meta(r) for r in state.meta["tables"][table]["logic"]["rules"]]
+
+
+def rule_for(state, column: str, table: str = "t") -> Rule:
+    found = [r for r in rules_of(state, table) if r.column == column]
+    assert found, f"no rule on {column}: {[r.describe() for r in rules_of(state, table)]}"
+    return found[0]
+
+
+def share(rule: Rule, tables, state, table: str = "t") -> float:
+    """The share of rows of ``tables[table]`` that hold ``rule`` (mappings from ``state``)."""
+    index = state.meta["order"].index(table)
+    position = [r["column"] for r in state.meta["tables"][table]["logic"]["rules"]]
+    rule.mapping = state.tables.get(f"t{index}.logic{position.index(rule.column)}")
+    child = tables[table]
+    columns = {n: child.column(n).combine_chunks() for n in child.column_names}
+    links = {}
+    if rule.parent:
+        parent = tables[rule.parent]
+        rows = parent_rows(
+            [columns[c] for c in rule.fk], [parent.column(k).combine_chunks() for k in rule.fk]
+        )
+        links[rule.parent] = Link(rows, {n: parent.column(n) for n in parent.column_names})
+    return measure(rule, columns, links)
+
+
+@pytest.fixture(scope="module")
+def flights():
+    rng = np.random.default_rng(1)
+    hours = np.datetime64("2013-01-01T00", "h") + rng.integers(0, 24 * 365, ROWS)
+    scheduled = rng.integers(500, 2200, ROWS)
+    departed = scheduled + rng.gamma(1.5, 12, ROWS).astype(int) - 5
+    # 60 carriers, each with its name (one of 20 holding companies)
+    carrier = np.char.add("C", rng.integers(0, 60, ROWS).astype(str))
+    names = {f"C{i}": f"holding {i % 20}" for i in range(60)}
+    return pa.table(
+        {
+            "year": hours.astype("datetime64[Y]").astype(int) + 1970,
+            "month": hours.astype("datetime64[M]").astype(int) % 12 + 1,
+            "day": (hours.astype("datetime64[D]") - hours.astype("datetime64[M]")).astype(int) + 1,
+            "hour": (hours - hours.astype("datetime64[D]")).astype(int),
+            "carrier": carrier,
+            "carrier_name": [names[c] for c in carrier],
+            "sched_dep_time": scheduled,
+            "dep_time": departed,
+            "dep_delay": departed - scheduled,
+            "distance": rng.integers(100, 2000, ROWS),
+            "time_hour": pa.array(hours.astype("datetime64[us]")),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def flights_run(flights):
+    return fit_and_sample({"t": flights}, one_table(flights), seed=3)
+
+
+def test_arithmetic_identity_is_computed_from_its_inputs(flights_run):
+    state, synthetic = flights_run
+    rule = rule_for(state, "dep_delay")
+    assert rule.kind == "identity" and rule.share == 1.0
+    assert share(rule, synthetic, state) >= 0.99
+
+
+def test_datetime_is_composed_from_its_part_columns(flights_run):
+    state, synthetic = flights_run
+    rule = rule_for(state, "time_hour")
+    assert rule.kind == "datetime" and set(rule.parts) == {"year", "month", "day", "hour"}
+    assert share(rule, synthetic, state) >= 0.99
+
+
+def test_functional_dependency_is_looked_up_from_the_learned_mapping(flights_run):
+    state, synthetic = flights_run
+    rule = rule_for(state, "carrier_name")
+    assert rule.kind == "dependency" and rule.inputs == ["carrier"]
+    assert share(rule, synthetic, state) >= 0.99
+
+
+def test_order_within_a_row_holds_in_synthetic_rows():
+    rng = np.random.default_rng(2)
+    ordered = np.datetime64("2020-01-01") + rng.integers(0, 700, ROWS)
+    shipped = ordered + rng.integers(1, 60, ROWS)
+    received = shipped + rng.integers(1, 30, ROWS)
+    arrow = pa.table(
+        {
+            "priority": rng.choice(["low", "high"], ROWS),
+            "order_date": ordered,
+            "ship_date": shipped,
+            "receipt_date": received,
+        }
+    )
+    state, synthetic = fit_and_sample({"t": arrow}, one_table(arrow), seed=1)
+    for column, before in (("ship_date", "order_date"), ("receipt_date", "ship_date")):
+        rule = rule_for(state, column)
+        assert rule.kind == "order" and rule.inputs == [before]
+        assert share(rule, synthetic, state) >= 0.99
+
+
+@pytest.fixture(scope="module")
+def seasons_run():
+    rng = np.random.default_rng(3)
+    parents = 300
+    seasons = pa.table(
+        {
+            "season_id": np.arange(parents),
+            "season": np.char.add("S", rng.integers(0, 30, parents).astype(str)),
+            "premiere": np.datetime64("2000-01-01") + rng.integers(0, 7000, parents),
+        }
+    )
+    owner = np.repeat(np.arange(parents), rng.integers(1, 12, parents))
+    episodes = pa.table(
+        {
+            "episode_id": np.arange(len(owner)),
+            "season_id": owner,
+            "season": seasons["season"].take(pa.array(owner)),
+            "aired": seasons["premiere"].to_numpy()[owner] + rng.integers(0, 90, len(owner)),
+            "viewers": rng.gamma(2, 3, len(owner)).round(1),
+        }
+    )
+    tables = {"seasons": seasons, "episodes": episodes}
+    config = GeneratorConfig(
+        tables=[
+            Table(
+                name="seasons",
+                columns=columns_from_arrow(seasons.schema),
+                primary_key=["season_id"],
+            ),
+            Table(
+                name="episodes",
+                columns=columns_from_arrow(episodes.schema),
+                primary_key=["episode_id"],
+                foreign_keys=[
+                    ForeignKey(column="season_id", referenced_table="seasons", is_context=True)
+                ],
+            ),
+        ]
+    )
+    return fit_and_sample(tables, config, seed=5)
+
+
+def test_child_copy_of_its_parents_attribute_agrees_with_the_parent(seasons_run):
+    state, synthetic = seasons_run
+    rule = rule_for(state, "season", "episodes")
+    assert rule.kind == "copy" and rule.parent == "seasons"
+    assert share(rule, synthetic, state, "episodes") >= 0.99
+
+
+def test_child_dates_follow_their_parents_date(seasons_run):
+    state, synthetic = seasons_run
+    joined = synthetic["episodes"].join(synthetic["seasons"], "season_id", right_suffix="_p")
+    aired = joined["aired"].to_numpy()
+    premiere = joined["premiere"].to_numpy()
+    assert np.mean(aired >= premiere) >= 0.99
+
+
+def test_a_relationship_that_holds_in_only_90_percent_of_rows_is_not_forced():
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 100, ROWS)
+    b = rng.integers(0, 100, ROWS)
+    total = np.where(rng.random(ROWS) < 0.9, a + b, a + b + rng.integers(1, 50, ROWS))
+    kind = rng.choice(["x", "y", "z"], ROWS)
+    label = np.where(rng.random(ROWS) < 0.9, np.char.upper(kind), "other")
+    arrow = pa.table({"a": a, "b": b, "total": total, "kind": kind, "label": label})
+    state, synthetic = fit_and_sample({"t": arrow}, one_table(arrow), seed=2)
+    # total >= a and total >= b do hold on every row; the identity and the mapping do not
+    assert {r.kind for r in rules_of(state)} <= {"order"}
+    held = np.mean(
+        synthetic["t"]["total"].to_numpy()
+        == (synthetic["t"]["a"].to_numpy() + synthetic["t"]["b"].to_numpy())
+    )
+    assert held < 0.97
+
+
+def test_relationships_are_stored_as_json_and_listed(flights_run):
+    import json
+
+    from synthpipe.generators.fidelity.logic import relationships
+
+    state, _ = flights_run
+    listed = relationships(json.loads(json.dumps(state.meta)))["t"]
+    described = {r["rule"] for r in listed}
+    assert "dep_delay = dep_time - sched_dep_time" in described
+    assert all(r["real_share"] >= 0.999 for r in listed)
