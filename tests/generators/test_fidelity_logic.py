@@ -180,7 +180,7 @@ def test_child_copy_of_its_parents_attribute_agrees_with_the_parent(seasons_run)
 
 
 def test_child_dates_follow_their_parents_date(seasons_run):
-    state, synthetic = seasons_run
+    _, synthetic = seasons_run
     joined = synthetic["episodes"].join(synthetic["seasons"], "season_id", right_suffix="_p")
     aired = joined["aired"].to_numpy()
     premiere = joined["premiere"].to_numpy()

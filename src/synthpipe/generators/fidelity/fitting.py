@@ -20,6 +20,8 @@ from synthpipe.generators.fidelity import sequences
 from synthpipe.generators.fidelity.analysis import choose_codec
 from synthpipe.generators.fidelity.chain import Chain
 from synthpipe.generators.fidelity.columns import NumberColumn, to_float
+from synthpipe.generators.fidelity.logic import OFFSET
+from synthpipe.generators.fidelity.logic_detect import fit_rules
 from synthpipe.generators.fidelity.order import Variable
 from synthpipe.generators.fidelity.relational import Degrees, children_per_parent, parent_rows
 from synthpipe.generators.fidelity.tablemodel import TableModel
@@ -96,6 +98,9 @@ def _fit_table(
     keys = _row_keys(table, arrow, arrangement)
     rows = arrow.num_rows if arrangement is None else len(arrangement.rows)
     columns.update(_children_columns(table, keys, rows, config, data))
+    # rules the real rows hold (logic.py); order rules add an offset column to learn
+    arranged = None if arrangement is None else arrangement.rows
+    columns.update(fit_rules(table, columns, arrow, arranged, meta, data, state, prefix))
     _plain_references(table, arrow, config, data, meta, state, prefix)
     codecs = [_codec(table, name, array, settings) for name, array in columns.items()]
     targets = TableModel.variables(codecs, columns, rng)
@@ -274,7 +279,7 @@ def _plain_references(
 
 def _codec(table: Table, name: str, array: pa.Array, settings):
     """The codec of a value or derived column."""
-    if name.startswith((CHILDREN + ".", FIRST + ".", sequences.STEP + ".")):
+    if name.startswith((CHILDREN + ".", FIRST + ".", sequences.STEP + ".", OFFSET + ".")):
         return NumberColumn.fit(name, array, settings.value_protection)
     if _is_fk_column(table, name):  # real keys of an original-data table: public, not protected
         settings = settings.model_copy(update={"value_protection": False})

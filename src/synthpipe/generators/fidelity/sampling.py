@@ -21,6 +21,7 @@ from synthpipe.generators.base import FittedState
 from synthpipe.generators.fidelity import sequences
 from synthpipe.generators.fidelity.columns import from_float
 from synthpipe.generators.fidelity.fitting import CHILDREN, FIRST
+from synthpipe.generators.fidelity.logic import RuleSet, kept_columns
 from synthpipe.generators.fidelity.relational import Degrees
 from synthpipe.generators.fidelity.tablemodel import TableModel
 from synthpipe.generators.keys import KeyFormat, format_keys, global_indices, partition_rows
@@ -40,6 +41,8 @@ class Generated:
     targets: list[list[np.ndarray]] = field(default_factory=list)
     children: dict[str, list[np.ndarray]] = field(default_factory=dict)
     firsts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    # columns that children's rules read (logic.py), per batch
+    values: dict[str, list[pa.Array]] = field(default_factory=dict)
 
     def all_keys(self) -> pa.Array | None:
         return pa.concat_arrays(self.keys) if self.keys else None
@@ -53,6 +56,7 @@ class PartitionSampler:
         self.config = GeneratorConfig.model_validate(state.meta["config"])
         self.generated: dict[str, Generated] = {}
         self.needed = _needed(self.config)
+        self.kept = kept_columns(state.meta)
 
     def run(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         for index, name in enumerate(self.state.meta["order"]):
@@ -74,6 +78,15 @@ class PartitionSampler:
             else:
                 yield from self._sequences(writer, index, context)
         self.progress.done()
+
+    def parent_columns(self, name: str) -> dict[str, pa.Array]:
+        """The columns of a generated (or original-data) table that children's rules read."""
+        index = self.state.meta["order"].index(name)
+        original = self.state.tables.get(f"t{index}.original")
+        if original is not None:
+            return {n: original.column(n).combine_chunks() for n in original.column_names}
+        parts = self.generated[name].values
+        return {c: pa.concat_arrays(a) for c, a in parts.items() if a}
 
     def rng(self, table_index: int, batch: int) -> np.random.Generator:
         seq = np.random.SeedSequence([self.spec.seed, table_index, self.spec.partition, batch])
@@ -200,6 +213,9 @@ class _Assembler:
             col: Degrees.from_state(ref, sampler.state.arrays, f"{prefix}.ref{ref['index']}")
             for col, ref in meta["references"].items()
         }
+        self.rules = RuleSet.from_state(
+            meta.get("logic"), sampler.state, prefix, sampler.parent_columns
+        )
 
     def empty(self) -> pa.RecordBatch:
         """A batch without rows, so every partition has every table."""
@@ -244,12 +260,14 @@ class _Assembler:
         }
         values = self.model.decode(targets, rng, types)
         keys = self._keys(n, start, rng, parents)
-        memo = self._memo(values, targets, keys)
         if self.meta["order"] is not None:
             values[self.meta["order"]] = self._order_values(values, position, first)
         values.update(keys)
         for column in self.fake:
             values[column.name] = self._fake(column, n, rng)
+        self.rules.apply(values, types)
+        kept = {c: values[c] for c in self.sampler.kept.get(self.table.name, ()) if c in values}
+        memo = (*self._memo(values, targets, keys), kept)
         arrays = [values[f.name] if f.name in values else pa.nulls(n, f.type) for f in self.schema]
         arrays = [a.cast(f.type) for a, f in zip(arrays, self.schema, strict=True)]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), memo
@@ -293,8 +311,10 @@ class _Assembler:
 
     def remember(self, memo: tuple) -> None:
         """Keep a batch's memo, in batch order."""
-        key, targets, children, firsts = memo
+        key, targets, children, firsts, kept = memo
         generated = self.sampler.generated[self.table.name]
+        for name, array in kept.items():
+            generated.values.setdefault(name, []).append(array)
         if key is not None:
             generated.keys.append(key)
         if targets is not None:
