@@ -375,18 +375,16 @@ def report(
         )
     names = [name for name in record.tables if name in train]
     with progress.guard():
-        tables = progress.iterate(
-            names, f"report {record.name}: read", total=len(names), unit="tables"
-        )
+        tables = progress.iterate(names, "QA read tables", total=len(names), unit="tables")
         synthetic = {
             name: engine.read_dataset(store, record.id, name).to_pandas() for name in tables
         }
         timings = {**generator.timings, **record.timings}
-        progress.step(f"report {record.name}: evaluate")
+        progress.step("QA evaluate")
         result = qa.evaluate(
             train, synthetic, holdout or None, config=config, seed=seed, timings=timings
         )
-        progress.step(f"report {record.name}: write")
+        progress.step("QA write report")
         html, _ = result.save(
             store.dataset_dir(record.id),
             title=f"{record.name} ({generator.generator})",

@@ -270,7 +270,7 @@ def deliver(ctx, dataset, pipeline, force):
     """Deliver DATASET to the destinations of PIPELINE."""
     from synthpipe import api
 
-    result = api.deliver(dataset, pipeline, home=ctx.home, force=force)
+    result = api.deliver(dataset, pipeline, home=ctx.home, force=force, progress=ctx.progress())
     ctx.emit(result, "\n".join(f"{dest}: {_rows(rows)}" for dest, rows in result.items()))
 
 
@@ -315,7 +315,7 @@ def report(ctx, dataset, open_):
     from synthpipe import api
     from synthpipe.qa import load_metrics
 
-    path = api.report(dataset, home=ctx.home)
+    path = api.report(dataset, home=ctx.home, progress=ctx.progress())
     headline = load_metrics(path.parent)["headline"]
     ctx.emit({"report": str(path), "headline": headline}, str(path))
     if open_:

@@ -17,6 +17,13 @@ def _group_options(ctx: click.Context) -> tuple[str | None, bool]:
     return getattr(obj, "home", None), bool(getattr(obj, "as_json", False))
 
 
+def _progress(ctx: click.Context):
+    """The synthpipe group's progress output (bars or log lines; none with --quiet), or None
+    when the command runs on its own."""
+    obj = ctx.find_root().obj
+    return obj.progress() if hasattr(obj, "progress") else None
+
+
 @click.command("validate")
 @click.argument("dataset")
 @click.option(
@@ -40,7 +47,7 @@ def validate_command(ctx: click.Context, dataset: str, pipeline: str | None, as_
         from synthpipe.pipeline import load_pipeline
 
         settings = load_pipeline(pipeline).validation
-    result = validate_dataset(dataset, home=home, settings=settings)
+    result = validate_dataset(dataset, home=home, settings=settings, progress=_progress(ctx))
     if as_json or group_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from synthpipe.errors import ArtifactError
 from synthpipe.pipeline import Validation
+from synthpipe.progress import Progress, ensure
 from synthpipe.store import DatasetRecord, Status, Store
 from synthpipe.validate import relational
 from synthpipe.validate.checks import Check
@@ -35,6 +36,7 @@ def validate_dataset(
     qa_metrics: dict | None = None,
     persist: bool = True,
     chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
 ) -> ValidationResult:
     """Validate a generated dataset (by id or name) and return what was found.
 
@@ -42,7 +44,8 @@ def validate_dataset(
     expectations, quality gates); ``qa_metrics`` the QA JSON for the gates, by default the
     ``qa_metrics.json`` in the dataset folder. With ``persist`` the result is stored on the
     dataset (delivery then refuses a failed dataset unless forced) and written as
-    validation.json and validation.html beside its parts.
+    validation.json and validation.html beside its parts. ``progress`` gets one step per table,
+    counting its checks as they run.
     """
     store = Store(home)
     record = store.dataset(dataset_ref)
@@ -58,7 +61,9 @@ def validate_dataset(
     if not settings.enabled:
         result.skipped = "disabled by the pipeline's validation.enabled: false"
         return result
-    _run(store, record, settings, result, chunk_rows)
+    progress = ensure(progress)
+    with progress.guard():
+        _run(store, record, settings, result, chunk_rows, progress)
     if qa_metrics is None and any(v is not None for v in settings.gates.model_dump().values()):
         qa_metrics = stored_metrics(store.dataset_dir(record.id))
     result.gates = check_gates(settings.gates, qa_metrics)
@@ -69,7 +74,12 @@ def validate_dataset(
 
 
 def _run(
-    store: Store, record: DatasetRecord, settings: Validation, result: ValidationResult, chunk_rows
+    store: Store,
+    record: DatasetRecord,
+    settings: Validation,
+    result: ValidationResult,
+    chunk_rows: int,
+    progress: Progress,
 ) -> None:
     from synthpipe.validate.gx_runner import GXRunner
 
@@ -84,21 +94,26 @@ def _run(
     con = relational.connect()
     try:
         for table, checks in suites.items():
-            result.tables[table] = _table(runner, con, table, checks, parts, chunk_rows)
+            progress.step(f"validate {table}", total=len(checks), unit="checks")
+            result.tables[table] = _table(runner, con, table, checks, parts, chunk_rows, progress)
+        progress.done()
     finally:
         con.close()
 
 
-def _table(runner, con, table: str, checks: list[Check], parts: dict, chunk_rows: int) -> list:
+def _table(
+    runner, con, table: str, checks: list[Check], parts: dict, chunk_rows: int, progress: Progress
+) -> list:
     from synthpipe.validate.gx_runner import validate_table
 
     if not parts.get(table):
         missing = {"success": False, "exception": f"the dataset has no parts of table '{table}'"}
         return [entry(check, missing) for check in checks]
-    raws = validate_table(runner, table, parts[table], chunk_rows)
+    raws = validate_table(runner, table, parts[table], chunk_rows, progress)
     for check in checks:
         if check.batch == "dataset":
             raws[check] = relational.evaluate(check, parts, con)
+            progress.advance()
     return [entry(check, raws.get(check, _not_evaluated())) for check in checks]
 
 

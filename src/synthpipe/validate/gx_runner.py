@@ -22,6 +22,8 @@ from synthpipe.validate.relational import EXAMPLES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from synthpipe.progress import Progress
+
 RESULT_FORMAT = "BASIC"  # counts plus up to 20 unexpected values, without index lists
 META_KEY = "synthpipe_check"
 
@@ -108,10 +110,18 @@ class GXRunner:
 
 
 def validate_table(
-    runner: GXRunner, table: str, parts: list[Path], chunk_rows: int
+    runner: GXRunner,
+    table: str,
+    parts: list[Path],
+    chunk_rows: int,
+    progress: Progress | None = None,
 ) -> dict[Check, dict]:
     """Run the table's schema suite on each part and its row suite on each chunk; the merged
-    raw result of every check."""
+    raw result of every check.
+
+    ``progress`` (on the table's step, counting checks) advances by the schema checks once they
+    ran, and by the row checks in proportion to the rows validated so far.
+    """
     import pyarrow.parquet as pq
 
     collected: dict[Check, list[dict]] = {}
@@ -119,12 +129,22 @@ def validate_table(
         for part in parts:
             frame = schema_frame(pq.ParquetFile(part).schema_arrow)
             _collect(collected, runner.run(f"{table}.schema", frame, part.name))
+        if progress is not None:
+            progress.advance(len(runner.suites[f"{table}.schema"][0]))
     if f"{table}.rows" in runner.suites:
-        start = 0
+        checks = len(runner.suites[f"{table}.rows"][0])
+        rows = sum(pq.ParquetFile(part).metadata.num_rows for part in parts) or 1
+        start = counted = 0
         for chunk in chunks(parts, chunk_rows):
             where = f"rows {start:,}-{start + chunk.num_rows:,}"
             _collect(collected, runner.run(f"{table}.rows", value_frame(chunk), where))
             start += chunk.num_rows
+            if progress is not None:
+                done = checks * min(start, rows) // rows
+                progress.advance(done - counted)
+                counted = done
+        if progress is not None and checks > counted:
+            progress.advance(checks - counted)
     return {check: merge(raws) for check, raws in collected.items()}
 
 
