@@ -368,6 +368,11 @@ def generators_show(ctx, generator):
 
     record = api.get_generator(generator, ctx.home)
     data = record.model_dump(mode="json", exclude={"statistics"})
+    # logic the real data holds and the model keeps (fidelity generator; see docs/fidelity.md)
+    from synthpipe.generators.fidelity.logic import stored_relationships
+    from synthpipe.store import Store
+
+    data["relationships"] = stored_relationships(Store(ctx.home).generator_dir(record.id) / "model")
     ctx.emit(data, json.dumps(data, indent=2, default=str))
 
 

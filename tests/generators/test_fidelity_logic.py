@@ -215,3 +215,24 @@ def test_relationships_are_stored_as_json_and_listed(flights_run):
     described = {r["rule"] for r in listed}
     assert "dep_delay = dep_time - sched_dep_time" in described
     assert all(r["real_share"] >= 0.999 for r in listed)
+
+
+def test_generators_show_lists_the_relationships(flights_run, home):
+    import json
+
+    from click.testing import CliRunner
+
+    from synthpipe.cli import cli
+    from synthpipe.store import GeneratorRecord, Store
+
+    state, _ = flights_run
+    store = Store(home)
+    store.save(GeneratorRecord(id="gen-logic", name="flights", generator="fidelity", config={}))
+    store.save_state("gen-logic", state)
+    out = CliRunner().invoke(cli, ["--json", "generators", "show", "gen-logic"])
+    shown = json.loads(out.output)["relationships"]["t"]
+    assert {
+        "rule": "dep_delay = dep_time - sched_dep_time",
+        "kind": "identity",
+        "real_share": 1.0,
+    } in shown

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from synthpipe.qa import relational, views
+from synthpipe.qa import logic, relational, views
 from synthpipe.qa.fidelity import fidelity
 from synthpipe.qa.privacy import privacy
 from synthpipe.qa.result import SCHEMA_VERSION, QAResult
@@ -203,6 +203,8 @@ def _relational(table: TableData, by_name: dict[str, TableData]) -> tuple[dict, 
         )
     shares = [v for v in out["referential_integrity_by_key"].values() if v is not None]
     out["referential_integrity"] = min(shares) if shares else None
+    # rules the real rows hold (>= 99.9%) and their share in the synthetic rows
+    out["relationships"] = logic.relationships(table, by_name)
     children = _children(table, by_name)
     if children:
         out["children_per_parent_accuracy"] = children["accuracy"]

@@ -431,3 +431,15 @@ def relationships(meta: dict) -> dict[str, list[dict]]:
                 for r in rules
             ]
     return out
+
+
+def stored_relationships(model_dir) -> dict[str, list[dict]]:
+    """``relationships`` of a stored fitted state, read from its ``meta.json`` alone; empty
+    when the generator has no fitted model (yet)."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_dir) / "meta.json"
+    if not path.is_file():
+        return {}
+    return relationships(json.loads(path.read_text()).get("meta", {}))
