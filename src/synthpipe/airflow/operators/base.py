@@ -38,18 +38,16 @@ class SynthpipeOperator(BaseOperator):
         return Store(synthpipe_home(self.home))
 
     def progress(self) -> Progress:
-        """A fresh Progress for this attempt, logging each finished step; on_kill cancels it."""
-        from synthpipe.progress import Progress
+        """A fresh Progress for this attempt, logging plain lines to the task log (a step's
+        start, every 10% of it, a heartbeat every 30 s, its end); on_kill cancels it."""
+        from synthpipe.progress import LogLines, Progress
 
+        self._lines = LogLines(self.log.info)
         self._progress = Progress([self._log_step])
         return self._progress
 
-    def _log_step(self, _progress: Progress, step: Step) -> None:
-        if step.finished_at is not None:
-            seconds = step.finished_at - step.started_at
-            self.log.info(
-                "%s: %s (%d done, %.1f s)", step.name, step.status, step.completed, seconds
-            )
+    def _log_step(self, progress: Progress, step: Step) -> None:
+        self._lines(progress, step)
 
     def on_kill(self) -> None:
         """Cancel running training or generation; the engine stops at its next check and

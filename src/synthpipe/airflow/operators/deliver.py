@@ -120,7 +120,9 @@ class SynthpipeDeliverOperator(SynthpipeOperator):
         self._refuse_failed(record)
         delivery = self.delivery_spec()
         delivery = delivery.model_copy(update={"destination": _resolve(delivery.destination)})
-        written = api.deliver(record.id, delivery, home=store.root, force=self.force)
+        written = api.deliver(
+            record.id, delivery, home=store.root, force=self.force, progress=self.progress()
+        )
         kind = delivery.destination.connector
         spec = delivery.destination.model_dump()
         tables = {

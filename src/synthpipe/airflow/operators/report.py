@@ -35,7 +35,7 @@ class SynthpipeReportOperator(SynthpipeOperator):
 
         dataset = ref(self.dataset, "dataset")
         store = self.store()
-        html = api.report(dataset, home=store.root, seed=int(self.seed))
+        html = api.report(dataset, home=store.root, seed=int(self.seed), progress=self.progress())
         found = headline(html.parent)
         self.log.info("QA report of %s: %s (%s)", dataset, found, html)
         return {"dataset": dataset, "report": html.resolve().as_uri(), "headline": found}

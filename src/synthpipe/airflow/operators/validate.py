@@ -45,7 +45,9 @@ class SynthpipeValidateOperator(SynthpipeOperator):
         dataset = ref(self.dataset, "dataset")
         store = self.store()
         validation = self._settings()
-        outcome = validate_dataset(dataset, home=store.root, settings=validation)
+        outcome = validate_dataset(
+            dataset, home=store.root, settings=validation, progress=self.progress()
+        )
         summary = outcome.summary()
         report = {
             "dataset": dataset,
