@@ -136,7 +136,7 @@ def read_tables(
 
     data = {}
     for table in config.generation_order():
-        progress.step(f"load {table.name}", total=table.rows)
+        progress.step(f"load {table.name}", total=table.rows, unit="rows")
         batches = []
         for batch in connector.read(table.name, location, columns=table.column_names):
             batches.append(batch)
