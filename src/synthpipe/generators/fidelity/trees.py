@@ -26,6 +26,10 @@ LEAF_PRIOR = 1.0
 # Trees whose split intervals combine into at most this many cells are evaluated through a
 # lookup table (a few array lookups per row) instead of node by node.
 MAX_LOOKUP = 1 << 20
+# All lookup tables of one tree hold at most this many cells; subtrees beyond it are walked
+# level by level (vectorised), so a model of many large trees keeps a bounded memory.
+MAX_PLAN_CELLS = 1 << 22
+_WALK = "walk"
 # At most this many leaves x target states per tree (bounds model size and training memory).
 MAX_LEAF_CELLS = 1 << 22
 # When the splits are chosen on a row sample, its leaves hold this much more than their share
@@ -107,6 +111,7 @@ class Tree:
         tree = cls(*structure, leaf_of, np.zeros(0), states, list(sizes))
         n_leaves = int(is_leaf.sum())
         counts = _leaf_counts(tree.apply(x), y, n_leaves, states)
+        tree._plan = None  # rebuilt when sampling: training holds one tree's lookups at a time
         if fit_rows is not None:  # counted over all rows: leaves too small borrow from above
             counts = tree._pooled(counts, min_leaf)
         tree.cdf = _leaf_cdf(counts, y, states)
@@ -154,22 +159,32 @@ class Tree:
         """The leaf number of every row; ``x`` holds one row of states per variable."""
         if self._plan is None:  # built aside, then published whole: threads may share trees
             plan: dict = {}
-            self._compile(0, plan)
+            self._compile(0, plan, [MAX_PLAN_CELLS])
             self._plan = plan
         out = np.zeros(x.shape[1], np.int32)
         self._route(0, None, x, out)
         return out
 
-    def _compile(self, node: int, plan: dict) -> None:
-        """Flatten the largest subtrees that fit into lookup tables; split above them."""
-        lookup = _Lookup.build(self, node)
+    def _compile(self, node: int, plan: dict, budget: list[int]) -> None:
+        """Flatten the largest subtrees that fit into lookup tables; split above them. Once
+        the tree's ``budget`` of cells is spent, subtrees are walked instead."""
+        if budget[0] < 1024:
+            plan[node] = _WALK
+            return
+        lookup = _Lookup.build(self, node, min(MAX_LOOKUP, budget[0]))
         plan[node] = lookup
         if lookup is None:
-            self._compile(int(self.left[node]), plan)
-            self._compile(int(self.right[node]), plan)
+            self._compile(int(self.left[node]), plan, budget)
+            self._compile(int(self.right[node]), plan, budget)
+        else:
+            budget[0] -= len(lookup.table)
 
     def _route(self, node: int, rows: np.ndarray | None, x: np.ndarray, out: np.ndarray):
         lookup = self._plan[node]
+        if lookup is _WALK:
+            rows = np.arange(x.shape[1]) if rows is None else rows
+            out[rows] = self._walk(node, rows, x)
+            return
         if lookup is not None:
             if rows is None:
                 out[:] = lookup.leaves(x, None)
@@ -181,6 +196,17 @@ class Tree:
         rows = np.arange(x.shape[1]) if rows is None else rows
         self._route(int(self.left[node]), rows[go_left], x, out)
         self._route(int(self.right[node]), rows[~go_left], x, out)
+
+    def _walk(self, node: int, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Leaf numbers of ``rows`` from ``node`` down, one level per step for all rows."""
+        at = np.full(len(rows), node, np.int64)
+        active = np.flatnonzero(self.feature[at] >= 0)
+        while len(active):
+            nodes = at[active]
+            go_left = x[self.feature[nodes], rows[active]] <= self.threshold[nodes]
+            at[active] = np.where(go_left, self.left[nodes], self.right[nodes])
+            active = active[self.feature[at[active]] >= 0]
+        return self.leaf[at]
 
     def sample(self, leaves: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """States drawn by inverse CDF of ``uniform`` in each row's leaf distribution."""
@@ -230,8 +256,8 @@ class _Lookup:
     table: np.ndarray  # leaf number per combination of intervals
 
     @classmethod
-    def build(cls, tree: Tree, root: int) -> _Lookup | None:
-        """The lookup of the subtree at ``root``, or None when it would be too large."""
+    def build(cls, tree: Tree, root: int, limit: int = MAX_LOOKUP) -> _Lookup | None:
+        """The lookup of the subtree at ``root``, or None when it would exceed ``limit``."""
         nodes = _subtree(tree, root)
         inner = nodes[tree.feature[nodes] >= 0]
         used = sorted(set(tree.feature[inner].tolist()))
@@ -240,7 +266,7 @@ class _Lookup:
         cells = 1
         for d in dims:  # exact integers: a numpy product would wrap around past 2**63
             cells *= d
-            if cells > MAX_LOOKUP:
+            if cells > limit:
                 return None
         strides = np.cumprod([1, *dims[::-1]])[-2::-1] if dims else []
         # state -> its split interval times the interval's stride in the flattened table
@@ -248,7 +274,8 @@ class _Lookup:
             np.searchsorted(cuts[f], np.arange(tree.sizes[f]), side="left") * stride
             for f, stride in zip(used, strides, strict=True)
         ]
-        table = np.zeros(dims, np.int32)
+        small = int(tree.leaf.max(initial=0)) < np.iinfo(np.int16).max
+        table = np.zeros(dims, np.int16 if small else np.int32)
         position = {f: i for i, f in enumerate(used)}
         stack = [(root, [(0, d) for d in dims])]
         while stack:  # fill each leaf's box of intervals
