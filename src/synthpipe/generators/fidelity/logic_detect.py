@@ -276,27 +276,23 @@ def _identity_candidates(table: Columns, names: list[str], dependents: set[str])
             targets.setdefault(d, {}).setdefault(int(_fingerprint(column, weights)[0]), []).append(
                 j
             )
+    known = {d: np.sort(np.array(list(by_hash), np.uint64)) for d, by_hash in targets.items()}
+    ops = ("+", "-", "-r", "*")
     found = set()
     for i in range(len(names) - 1):
-        right = matrix[:, i + 1 :]
-        for op, result in (
-            ("+", matrix[:, [i]] + right),
-            ("-", matrix[:, [i]] - right),
-            ("-r", right - matrix[:, [i]]),
-            ("*", matrix[:, [i]] * right),
-        ):
-            for d, by_hash in targets.items():
-                hashes = _fingerprint(np.round(result, d), weights)
-                for k in np.flatnonzero(np.isin(hashes, np.array(list(by_hash), np.uint64))):
-                    j = i + 1 + int(k)
-                    if op == "*" and (zero[i] or zero[j] or one[i] or one[j]):
-                        continue
-                    if op != "*" and (zero[i] or zero[j]):
-                        continue
-                    b, c = (names[j], names[i]) if op == "-r" else (names[i], names[j])
-                    for t in by_hash[int(hashes[k])]:
-                        if t not in (i, j):
-                            found.add((names[t], op[0], b, c))
+        left, right = matrix[:, [i]], matrix[:, i + 1 :]
+        results = np.concatenate([left + right, left - right, right - left, left * right], axis=1)
+        for d, by_hash in targets.items():
+            hashes = _fingerprint(np.round(results, d), weights)
+            spot = np.minimum(np.searchsorted(known[d], hashes), len(known[d]) - 1)
+            for k in np.flatnonzero(known[d][spot] == hashes):
+                op, j = ops[k // right.shape[1]], i + 1 + int(k % right.shape[1])
+                if zero[i] or zero[j] or (op == "*" and (one[i] or one[j])):
+                    continue
+                b, c = (names[j], names[i]) if op == "-r" else (names[i], names[j])
+                for t in by_hash[int(hashes[k])]:
+                    if t not in (i, j):
+                        found.add((names[t], op[0], b, c))
     return found
 
 
@@ -450,16 +446,17 @@ def _orders(table: Columns, dependents: set[str], parents: list[ParentRef]) -> l
             row = parent.link.row
             aligned = np.where(row >= 0, values[np.maximum(row, 0)], np.nan)
             sources.append((name, parent, aligned, factor(plain(array).type), kind))
+    matrix = np.stack([s[2][rows] for s in sources], axis=1)
+    rolled = np.roll(matrix, len(rows) // 2, axis=0)  # pairs that chance puts together
+    kinds = np.array([s[4] for s in sources])
     rules: dict[str, Rule] = {}
     tightness: dict[str, float] = {}
     verified = 0
     for dependent in ordered:
-        if dependent not in dependents:
+        if dependent not in dependents or verified > MAX_VERIFY:
             continue
-        for rule in _order_candidates(table, dependent, sources, rows):
+        for rule in _order_candidates(table, dependent, sources, rows, matrix, rolled, kinds):
             verified += 1
-            if verified > MAX_VERIFY:
-                break
             rule.share = measure(rule, table.arrays, {p.name: p.link for p in parents}) or 0.0
             if rule.share < HOLD:
                 continue
@@ -469,38 +466,44 @@ def _orders(table: Columns, dependents: set[str], parents: list[ParentRef]) -> l
     return list(rules.values())
 
 
-def _order_candidates(table: Columns, dependent: str, sources, rows: np.ndarray) -> list[Rule]:
+def _order_candidates(
+    table: Columns, dependent: str, sources, rows, matrix, rolled, kinds
+) -> list[Rule]:
     """Order rules on ``dependent`` that its sample holds and that chance would not."""
-    y = table.floats(dependent)[rows]
-    kind = table.family(dependent)
+    y = table.floats(dependent)[rows][:, None]
+    valid = ~np.isnan(matrix) & ~np.isnan(y)
+    count = np.maximum(valid.sum(axis=0), 1)
+    diff = np.where(valid, y - np.nan_to_num(matrix), np.nan)
+    by_chance = ~np.isnan(rolled) & ~np.isnan(y)
+    chance = np.where(by_chance, y - np.nan_to_num(rolled), np.nan)
+    chance_count = np.maximum(by_chance.sum(axis=0), 1)
+    usable = (
+        (kinds == table.family(dependent))
+        & (valid.sum(axis=0) >= min(MIN_ROWS, len(rows)))
+        & ((diff == 0).sum(axis=0) / count < 0.99)  # equal values: a copy, not an order
+    )
     out = []
-    for name, parent, values, ticks, source_kind in sources:
-        if source_kind != kind or (parent is None and name == dependent):
-            continue
-        x = values[rows]
-        valid = ~np.isnan(x) & ~np.isnan(y)
-        if valid.sum() < min(MIN_ROWS, len(rows)):
-            continue
-        diff = y[valid] - x[valid]
-        if np.mean(diff == 0) >= 0.99:
-            continue  # equal values: a copy or a dependency, not an order
-        chance = y[valid] - np.roll(x[valid], len(diff) // 2)
-        # within a row the later column follows the earlier one; a child may precede its parent
-        for sign in (1, -1) if parent else (1,):
-            if np.mean(diff * sign >= 0) >= 0.99 and np.mean(chance * sign >= 0) <= 0.95:
-                out.append(
-                    Rule(
-                        "order",
-                        dependent,
-                        [name],
-                        0.0,
-                        sign=sign,
-                        factors=[table.factor(dependent), ticks],
-                        parent=parent.name if parent else None,
-                        fk=list(parent.fk) if parent else [],
-                        parent_key=list(parent.key) if parent else [],
-                    )
+    # within a row the later column follows the earlier one; a child may precede its parent
+    for sign in (1, -1):
+        holds = (diff * sign >= 0).sum(axis=0) / count >= 0.99
+        luck = (chance * sign >= 0).sum(axis=0) / chance_count <= 0.95
+        for j in np.flatnonzero(usable & holds & luck):
+            name, parent, _, ticks, _ = sources[j]
+            if (parent is None and (sign < 0 or name == dependent)) or len(out) >= 8:
+                continue
+            out.append(
+                Rule(
+                    "order",
+                    dependent,
+                    [name],
+                    0.0,
+                    sign=sign,
+                    factors=[table.factor(dependent), ticks],
+                    parent=parent.name if parent else None,
+                    fk=list(parent.fk) if parent else [],
+                    parent_key=list(parent.key) if parent else [],
                 )
+            )
     return out
 
 
