@@ -172,6 +172,12 @@ def _lookup(table: dict[str, type], kind: str, what: str) -> type:
                 f"({info.error}); fix it with `{info.fix}`"
             )
     shipped = SHIPPED_CONNECTORS if what == "connector" else {}
+    if kind in shipped and _installed(shipped[kind]) and _allowed() is not None:
+        raise PluginError(
+            f"{what} '{kind}' comes with {shipped[kind]}, which is installed but not loaded: "
+            f"SYNTHPIPE_LOAD_PLUGINS={os.environ.get('SYNTHPIPE_LOAD_PLUGINS')} leaves out its "
+            "entry point; add it there or unset the variable"
+        )
     if kind in shipped:
         raise PluginError(
             f"{what} '{kind}' comes with the {shipped[kind]} distribution, which is not "
@@ -180,6 +186,14 @@ def _lookup(table: dict[str, type], kind: str, what: str) -> type:
             "`synthpipe plugins`"
         )
     raise PluginError(_unknown(table, kind, what, shipped))
+
+
+def _installed(dist: str) -> bool:
+    try:
+        metadata.distribution(dist)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _unknown(table: dict[str, type], kind: str, what: str, shipped: dict[str, str]) -> str:

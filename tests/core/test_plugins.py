@@ -105,11 +105,15 @@ def test_an_unknown_kind_lists_what_is_installed_and_suggests_no_package():
 
 @pytest.fixture
 def only_builtins(monkeypatch):
-    """The registry as it is with no third-party plugin installed; restored afterwards."""
-    monkeypatch.setenv("SYNTHPIPE_LOAD_PLUGINS", "none-at-all")
+    """The registry as it is with no third-party plugin installed; restored afterwards.
+
+    Uninstalling the shipped distributions is not possible inside the test run, so their entry
+    points and installed metadata are hidden instead."""
+    monkeypatch.setattr(plugins, "_entry_points", lambda: [])
+    monkeypatch.setattr(plugins, "_installed", lambda dist: False)
     plugins.reload()
     yield
-    monkeypatch.delenv("SYNTHPIPE_LOAD_PLUGINS")
+    monkeypatch.undo()
     plugins.reload()
 
 
@@ -121,6 +125,17 @@ def test_a_shipped_plugin_that_is_not_installed_is_named_with_its_real_install(o
     assert "`pip install ./plugins/synthpipe-mysql` in a synthpipe source checkout" in message
     with pytest.raises(PluginError, match=r"did you mean 'postgres' \(from synthpipe-postgres, "):
         plugins.connector_class("postgress")
+
+
+def test_an_installed_plugin_left_out_by_the_allow_list_says_so(monkeypatch):
+    monkeypatch.setenv("SYNTHPIPE_LOAD_PLUGINS", "hello")
+    plugins.reload()
+    try:
+        with pytest.raises(PluginError, match=r"synthpipe-postgres, which is installed but not "):
+            plugins.connector_class("postgres")
+    finally:
+        monkeypatch.undo()
+        plugins.reload()
 
 
 def test_the_shipped_list_matches_the_distributions_under_plugins():
