@@ -7,6 +7,9 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 EDITABLES := -e . $(foreach p,$(PLUGIN_DIRS),-e $(p))
 # Extras the test suite exercises (Great Expectations, dbt, Airflow) besides the test tools.
 TEST_EXTRAS ?= test,gx,dbt,airflow
+# Extras the demo (and `synthpipe run` with its default validation) uses: Great Expectations,
+# dbt, Airflow.
+DEMO_EXTRAS ?= gx,dbt,airflow
 PYTEST_ARGS ?=
 
 .PHONY: install install-test demo test lint format bench clean
@@ -21,7 +24,14 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.
 	rm -rf src/*.egg-info plugins/*/src/*.egg-info  # stale copies would declare entry points twice
 	touch $@
 
-install: $(VENV)/.installed
+# What the demo runs on: the core and plugins plus the extras above.
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[$(DEMO_EXTRAS)]" $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	rm -rf src/*.egg-info plugins/*/src/*.egg-info
+	$(BIN)/pip check
+	touch $@
+
+install: $(VENV)/.installed-demo
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[$(TEST_EXTRAS)]" $(foreach p,$(PLUGIN_DIRS),-e $(p))
@@ -31,14 +41,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# The refresh DAG with `airflow dags test` (SQLite metadata DB in a temporary AIRFLOW_HOME),
+# then `dbt build` of dbt_project/ on what it delivered; everything under demo-output/.
 demo: install
-	@rm -rf demo-output && mkdir -p demo-output
-	SYNTHPIPE_HOME=demo-output/.synthpipe $(BIN)/synthpipe run dags/pipelines/ratdat_demo.yaml
-	@echo
-	@echo "Synthetic data:  demo-output/ratdat.duckdb (DuckDB, schema main)"
-	@echo "                 demo-output/parquet/*.parquet"
-	@echo "Artifacts:       demo-output/.synthpipe (SYNTHPIPE_HOME=demo-output/.synthpipe synthpipe datasets list)"
-	@ls demo-output/.synthpipe/datasets/*/qa_report.html 2>/dev/null | sed "s/^/QA report:       /" || true
+	$(BIN)/python -m synthpipe.demo_run
 
 test: install-test
 	GX_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)

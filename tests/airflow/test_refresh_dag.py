@@ -1,11 +1,13 @@
 """End to end: `airflow dags test` runs the refresh DAGs of dags/synthetic_refresh.py on a
 SQLite metadata database, delivering to DuckDB and (through an Airflow connection) PostgreSQL.
 
+The pipelines are the shipped demo's (dags/pipelines/ratdat_demo.yaml: surveys as the root
+table, plots and species as original-data lookups) with the fast ``independent`` generator.
 The module runs three DAG runs once, in order, and the tests check what they left:
 1. refresh_demo, seed 42 (the file's): train -> generate in 3 mapped partitions -> validate
    -> deliver;
 2. refresh_demo again, seed 7: the destinations are overwritten with the second dataset;
-3. refresh_failing (an expectation no dataset meets, more plots): validation fails, nothing
+3. refresh_failing (an expectation no dataset meets, 30 surveys): validation fails, nothing
    is delivered, the second run's tables stay.
 """
 
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from airflow_support import AIRFLOW, DAGS, duckdb_delivery, pg_query, write_pipeline
+import yaml
+from airflow_support import AIRFLOW, DAGS, SHIPPED_DEMO, duckdb_delivery, pg_query
 
+from synthpipe.engine import read_dataset
 from synthpipe.store import Status, Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -33,7 +37,7 @@ ORPHANS = (
     " OR (s.species_id IS NOT NULL"
     " AND s.species_id NOT IN (SELECT species_id FROM main.species))"
 )
-IMPOSSIBLE = {"plots": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 1}}]}
+IMPOSSIBLE = {"surveys": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 1}}]}
 
 
 @dataclass
@@ -64,16 +68,24 @@ class Runs:
 
 
 def refresh_pipeline(folder: Path, name: str, out: Path, schema: str, **sections) -> Path:
+    """The shipped demo pipeline, trained with ``independent``, delivering to DuckDB and
+    PostgreSQL, with ``sections`` replaced."""
     postgres = {
         "destination": {"connector": "postgres", "options": {"airflow_conn_id": "synth_pg"}},
         "location": schema,
         "create_constraints": True,
     }
-    return write_pipeline(
-        folder, name, delivery=[duckdb_delivery(out), postgres],
+    data = yaml.safe_load(SHIPPED_DEMO.read_text())
+    data["generator"]["generator"] = "independent"  # the always-available, fast baseline
+    data.update(
+        name=name, delivery=[duckdb_delivery(out), postgres],
         schedule={"cron": None, "retries": 0, "owner": "qa", "tags": ["test"], "partitions": 3},
         **sections,
     )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +98,7 @@ def runs(airflow_db, postgres, tmp_path_factory) -> Runs:
     refresh_pipeline(root / "pipelines", "refresh_demo", out, schema)
     refresh_pipeline(
         root / "pipelines", "refresh_failing", out, schema,
-        generation={"sizes": {"plots": 30}, "seed": 1},
+        generation={"sizes": {"surveys": 30}, "seed": 1},
         validation={"expectations": IMPOSSIBLE},
     )  # fmt: skip
     env = {
@@ -145,7 +157,9 @@ def test_delivered_tables_hold_the_latest_dataset_rows(runs, query):
 def test_second_run_generated_a_different_dataset(runs):
     first, second = runs.datasets("refresh_demo")
     assert (first.spec["seed"], second.spec["seed"]) == (42, 7)
-    assert first.tables["surveys"]["rows"] != second.tables["surveys"]["rows"]
+    store = Store(runs.home)
+    surveys = [read_dataset(store, d.id, "surveys").sort_by("record_id") for d in (first, second)]
+    assert not surveys[0].equals(surveys[1])
 
 
 @pytest.mark.parametrize("query", [duck, pg], ids=["duckdb", "postgres"])
@@ -186,7 +200,7 @@ def test_failed_validation_fails_the_validate_task_and_skips_delivery(runs):
 def test_failed_validation_message_is_readable(runs):
     log = runs.outputs[2].stdout + runs.outputs[2].stderr
     assert "FAILED validation" in log
-    assert "plots: expect_table_row_count_to_equal failed: expected 1 rows, found 30" in log
+    assert "surveys: expect_table_row_count_to_equal failed: expected 1 rows, found 30" in log
     assert "destinations keep their previous data" in log
 
 

@@ -1,0 +1,108 @@
+"""The shipped demo: its modelling (fast) and `make demo`'s runner end to end (slow).
+
+The demo pipeline (dags/pipelines/ratdat_demo.yaml) models the Portal captures as they are:
+one learned table of independent capture events, with plots and species as lookups, so the
+QA report has thousands of holdout rows to judge against.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synthpipe import engine
+from synthpipe.pipeline import load_pipeline
+from synthpipe.schema import check_sizes
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "dags" / "pipelines" / "ratdat_demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """The shipped pipeline and its checked generator config over the embedded data."""
+    pipeline = load_pipeline(SHIPPED)
+    connector = engine.connect(pipeline.source)
+    tables = engine.resolve_tables(connector, pipeline.source, pipeline.generator.tables)
+    return pipeline, engine.check(pipeline.generator_config(tables), source=str(SHIPPED))
+
+
+def test_surveys_is_the_only_learned_table_and_has_no_sequence(demo):
+    _, config = demo
+    assert [t.name for t in config.learned_tables()] == ["surveys"]
+    assert [t.name for t in config.root_tables()] == ["surveys"]
+    assert all(t.context_key is None for t in config.tables)
+
+
+def test_plots_and_species_are_lookups_the_captures_reference(demo):
+    _, config = demo
+    assert {t.name for t in config.tables if t.original_data} == {"plots", "species"}
+    keys = config.table("surveys").foreign_keys
+    references = {(*fk.columns, fk.referenced_table) for fk in keys}
+    assert references == {("plot_id", "plots"), ("species_id", "species")}
+
+
+def test_the_qa_holdout_holds_thousands_of_rows(demo):
+    pipeline, _ = demo
+    import pyarrow.parquet as pq
+
+    from synthpipe.pipeline import demo_path
+
+    surveys = pq.read_metadata(demo_path() / "surveys.parquet").num_rows
+    assert int(surveys * pipeline.generator.holdout) >= 3000
+
+
+def test_the_demo_sizes_only_its_learned_table(demo):
+    pipeline, config = demo
+    assert check_sizes(pipeline.generation.sizes, config) == []
+    assert set(pipeline.generation.sizes) == {"surveys"}
+
+
+def test_the_demo_delivers_under_demo_output_only(demo):
+    pipeline, _ = demo
+    paths = [Path(d.destination.options["path"]) for d in pipeline.delivery]
+    assert paths == [ROOT / "demo-output" / "ratdat.duckdb", ROOT / "demo-output" / "parquet"]
+
+
+def test_the_runner_names_what_a_checkout_lacks(tmp_path, capsys):
+    from synthpipe.demo_run import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--root", str(tmp_path)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "lacks dags/synthetic_refresh.py, dbt_project" in error
+    assert "run from a synthpipe checkout or pass --root" in error
+
+
+@pytest.mark.slow
+def test_make_demo_runs_the_dag_and_dbt_and_ends_good(tmp_path):
+    """The runner `make demo` calls, on a copy of dags/ and dbt_project/ (it writes
+    <root>/demo-output/ only): every DAG task succeeds, the QA verdict is GOOD, validation
+    passes and dbt build is green."""
+    for folder in ("dags", "dbt_project"):
+        ignore = shutil.ignore_patterns("target", "logs", "__pycache__", ".synthpipe")
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=ignore)
+    done = subprocess.run(
+        [sys.executable, "-m", "synthpipe.demo_run", "--root", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "tasks succeeded" in done.stdout and "not successful" not in done.stdout
+    assert "QA          GOOD" in done.stdout
+    assert "Validation  passed" in done.stdout
+    assert "dbt build   passed" in done.stdout
+    out = tmp_path / "demo-output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags", "dbt_project", "demo-output"]
+    assert (out / "ratdat.duckdb").is_file()
+    assert sorted(p.name for p in (out / "parquet").iterdir()) == [
+        "plots.parquet", "species.parquet", "surveys.parquet"
+    ]  # fmt: skip
+    (report,) = out.glob("store/datasets/*/qa_report.html")
+    headline = json.loads((report.parent / "qa_metrics.json").read_text())["headline"]
+    assert headline["verdict"]["level"] == "good"
