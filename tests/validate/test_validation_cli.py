@@ -21,7 +21,7 @@ def test_passing_dataset_exits_0_with_a_one_line_verdict(store_home, generate):
     out = invoke(store_home, ds.id)
     assert out.exit_code == 0, out.output
     (line,) = out.output.splitlines()
-    assert line.startswith(f"dataset shop-synthetic ({ds.id}) passed validation: ")
+    assert line.startswith(f"dataset {ds.name} ({ds.id}) passed validation: ")
     assert line.endswith(" checks on 4 tables, 0 gates")
 
 
