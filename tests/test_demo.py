@@ -106,3 +106,21 @@ def test_make_demo_runs_the_dag_and_dbt_and_ends_good(tmp_path):
     (report,) = out.glob("store/datasets/*/qa_report.html")
     headline = json.loads((report.parent / "qa_metrics.json").read_text())["headline"]
     assert headline["verdict"]["level"] == "good"
+
+
+def test_the_demo_dataset_is_reachable_as_at_demo_on_the_command_line():
+    from click.testing import CliRunner
+
+    from synthpipe.cli import cli
+
+    result = CliRunner().invoke(cli, ["--json", "connectors", "schema", "files", "-o",
+                                      "path=@demo/ratdat"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(t["name"] for t in json.loads(result.output)) == ["plots", "species", "surveys"]
+
+
+def test_the_files_connector_reads_at_demo_paths():
+    from synthpipe.connectors.files import FilesConnector
+    from synthpipe.pipeline import demo_path
+
+    assert FilesConnector(path="@demo/ratdat").config.path == demo_path("ratdat")

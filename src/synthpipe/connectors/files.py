@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
+
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.hookspecs import hookimpl
@@ -23,10 +25,20 @@ SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
 
 
 class FilesConfig(ConnectorConfig):
-    # Folder holding the tables; locations are sub-folders of it.
+    # Folder holding the tables; locations are sub-folders of it. `@demo/NAME` names a dataset
+    # shipped inside the package (`@demo/ratdat`), on the command line as in pipeline files.
     path: Path
     # Format of files this connector writes.
     format: Literal["parquet", "csv"] = "parquet"
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _embedded(cls, value):
+        from synthpipe.pipeline import DEMO_PREFIX, demo_path
+
+        if isinstance(value, str) and value.startswith(DEMO_PREFIX):
+            return demo_path(value[len(DEMO_PREFIX) :])
+        return value
 
 
 class FilesConnector(Connector):
