@@ -68,6 +68,9 @@ class Rule:
     def describe(self) -> str:
         """The rule as one line, e.g. ``dep_delay = dep_time - sched_dep_time``."""
         source = f"{self.parent}." if self.parent else ""
+        if self.column.startswith("__first__."):  # a derived column: the sequence's start
+            column = f"first {self.column.split('.', 1)[1]} row"
+            return f"{column} {'>=' if self.sign > 0 else '<='} {self.inputs[0]}"
         if self.kind == "dependency":
             return f"{self.column} is determined by {self.inputs[0]}"
         if self.kind == "identity":
@@ -395,7 +398,10 @@ class RuleSet:
                 links[rule.parent] = self._link(rule, values)
             if rule.parent and links[rule.parent] is None:
                 continue
-            apply(rule, values, types, links)
+            try:
+                apply(rule, values, types, links)
+            except (pa.ArrowException, ValueError, TypeError, OverflowError):
+                continue  # values the rule cannot be computed for keep the model's draw
 
     def _link(self, rule: Rule, values: dict[str, pa.Array]) -> Link | None:
         columns = self.parents.get(rule.parent) or {}
@@ -403,7 +409,10 @@ class RuleSet:
             return None
         if not all(k in columns for k in rule.parent_key):
             return None
-        rows = parent_rows([values[c] for c in rule.fk], [columns[k] for k in rule.parent_key])
+        try:
+            rows = parent_rows([values[c] for c in rule.fk], [columns[k] for k in rule.parent_key])
+        except (pa.ArrowException, ValueError, TypeError):
+            return None
         return Link(rows, columns)
 
 

@@ -95,6 +95,19 @@ class Columns:
                 self._codes[name] = None
         return self._codes[name]
 
+    def sampled(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Float values of some rows (nothing cached: wide, long tables stay small)."""
+        return scaled(self.arrays[name].take(pa.array(rows)), self.factor(name))
+
+    def sampled_codes(self, name: str, rows: np.ndarray) -> np.ndarray | None:
+        """Dense codes of some rows (nulls a code of their own); None when not encodable."""
+        try:
+            sample = self.arrays[name].take(pa.array(rows))
+            encoded = pc.dictionary_encode(sample, null_encoding="encode")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
     def sample(self, size: int) -> np.ndarray:
         return np.sort(self.rng.choice(self.n, size=min(size, self.n), replace=False))
 
@@ -106,24 +119,35 @@ def detect(
     *,
     ticks: dict[str, tuple[str, float]] | None = None,
     seed: int = 0,
+    notes: list[str] | None = None,
 ) -> list[Rule]:
     """The rules ``columns`` hold, in the order they must be applied.
 
     Only columns in ``dependents`` are computed from others; columns in ``ticks`` (family and
-    microseconds per unit) may only be the later side of an order rule.
+    microseconds per unit) may only be the later side of an order rule. A search that fails on
+    a column type is skipped, with the reason appended to ``notes``.
     """
     ticks = ticks or {}
     table = Columns(columns, ticks, seed)
     if table.n < MIN_ROWS:
         return []
     real = {d for d in dependents if d in table.arrays and d not in ticks}
-    found = [
-        *_copies(table, real, parents),
-        *_datetimes(table, real),
-        *_identities(table, real),
-        *_dependencies(table, real),
-        *_orders(table, real | set(ticks), parents),
-    ]
+    searches = (
+        ("copy", lambda: _copies(table, real, parents)),
+        ("datetime", lambda: _datetimes(table, real)),
+        ("identity", lambda: _identities(table, real)),
+        ("dependency", lambda: _dependencies(table, real)),
+        ("order", lambda: _orders(table, real | set(ticks), parents)),
+    )
+    found = []
+    for kind, search in searches:
+        # rules are an addition to the model: a column type a search cannot handle skips
+        # that search (and says so in the fitted state), it never fails the training
+        try:
+            found += search()
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            if notes is not None:
+                notes.append(f"{kind} rules not searched: {type(exc).__name__}: {exc}")
     return _acyclic(found)[:MAX_RULES]
 
 
@@ -177,12 +201,13 @@ def _decimals(values: np.ndarray) -> int:
 
 def _dependencies(table: Columns, dependents: set[str]) -> list[Rule]:
     """A -> B: every value of A seen at least MIN_GROUP times goes with one value of B."""
-    names = [n for n in table.names if table.codes(n) is not None]
+    size = int(min(table.n, max(1000, 300_000 // max(len(table.names), 1))))
+    rows = table.sample(size)
+    sampled = {n: table.sampled_codes(n, rows) for n in table.names}
+    names = [n for n, c in sampled.items() if c is not None]
     if len(names) < 2:
         return []
-    size = int(min(table.n, max(1000, 300_000 // len(names))))
-    rows = table.sample(size)
-    codes = np.stack([table.codes(n)[0][rows] for n in names], axis=1)
+    codes = np.stack([sampled[n] for n in names], axis=1)
     distinct = np.array([len(np.unique(codes[:, j])) for j in range(len(names))])
     top = np.array([np.bincount(codes[:, j]).max() for j in range(len(names))]) / len(rows)
     target = np.array([n in dependents for n in names]) & (distinct >= 2) & (top <= 0.98)
@@ -261,7 +286,7 @@ def _identities(table: Columns, dependents: set[str]) -> list[Rule]:
 
 def _identity_candidates(table: Columns, names: list[str], dependents: set[str]) -> set:
     rows = table.sample(FINGERPRINT_ROWS)
-    matrix = np.stack([table.floats(n)[rows] for n in names], axis=1)
+    matrix = np.stack([table.sampled(n, rows) for n in names], axis=1)
     weights = _weights(len(rows), table.rng)
     decimals = np.array([_decimals(matrix[:, j]) for j in range(len(names))])
     finite = np.where(np.isnan(matrix), np.nan, matrix)
@@ -322,24 +347,26 @@ def _datetimes(table: Columns, dependents: set[str]) -> list[Rule]:
     integers = [n for n in table.names if table.family(n) == "num"]
     if not temporal or not integers:
         return []
+    samples = []
+    for _ in range(2):  # two samples: a rare exception in one sample does not hide a part
+        rows = table.sample(FINGERPRINT_ROWS)
+        weights = _weights(len(rows), table.rng)
+        matrix = np.stack([table.sampled(n, rows) for n in integers], axis=1)
+        samples.append((rows, weights, _fingerprint(matrix, weights)))
     rules = []
     for name in temporal:
-        parts = _parts_of(table, name, integers)
+        parts = _parts_of(table, name, integers, samples)
         rules += _datetime_rules(table, name, parts, dependents)
     return rules
 
 
-def _parts_of(table: Columns, name: str, integers: list[str]) -> dict[str, str]:
+def _parts_of(table: Columns, name: str, integers: list[str], samples) -> dict[str, str]:
     """The columns holding each part of a datetime column, verified on all rows."""
     dtype = table.arrays[name].type
     parts = PARTS[:3] if pa.types.is_date(dtype) else PARTS
     found: dict[str, str] = {}
-    for _ in range(2):
-        rows = table.sample(FINGERPRINT_ROWS)
-        weights = _weights(len(rows), table.rng)
+    for rows, weights, hashes in samples:
         sample = table.arrays[name].take(pa.array(rows))
-        matrix = np.stack([table.floats(n)[rows] for n in integers], axis=1)
-        hashes = _fingerprint(matrix, weights)
         for part in parts:
             if part in found:
                 continue
@@ -436,17 +463,19 @@ def _orders(table: Columns, dependents: set[str], parents: list[ParentRef]) -> l
     """end >= start within a row, and a child value after (or before) its parent's."""
     ordered = [n for n in table.names if table.family(n) in ("num", "time", "clock")]
     rows = table.sample(ORDER_ROWS)
-    sources = [(n, None, table.floats(n), table.factor(n), table.family(n)) for n in ordered]
+    sources = [(n, None, table.sampled(n, rows), table.factor(n), table.family(n)) for n in ordered]
     for parent in parents:
         for name, array in parent.link.columns.items():
             kind = family(plain(array).type)
             if kind is None:
                 continue
-            values = scaled(array)
-            row = parent.link.row
-            aligned = np.where(row >= 0, values[np.maximum(row, 0)], np.nan)
+            row = parent.link.row[rows]
+            values = scaled(plain(array).take(pa.array(np.maximum(row, 0))))
+            aligned = np.where(row >= 0, values, np.nan)
             sources.append((name, parent, aligned, factor(plain(array).type), kind))
-    matrix = np.stack([s[2][rows] for s in sources], axis=1)
+    if not sources:
+        return []
+    matrix = np.stack([s[2] for s in sources], axis=1)
     rolled = np.roll(matrix, len(rows) // 2, axis=0)  # pairs that chance puts together
     kinds = np.array([s[4] for s in sources])
     rules: dict[str, Rule] = {}
@@ -460,7 +489,7 @@ def _orders(table: Columns, dependents: set[str], parents: list[ParentRef]) -> l
             rule.share = measure(rule, table.arrays, {p.name: p.link for p in parents}) or 0.0
             if rule.share < HOLD:
                 continue
-            gap = _gap(rule, table, sources)
+            gap = _gap(rule, table, parents)
             if gap is not None and gap < tightness.get(dependent, np.inf):
                 rules[dependent], tightness[dependent] = rule, gap
     return list(rules.values())
@@ -507,13 +536,9 @@ def _order_candidates(
     return out
 
 
-def _gap(rule: Rule, table: Columns, sources) -> float | None:
+def _gap(rule: Rule, table: Columns, parents: list[ParentRef]) -> float | None:
     """The median offset of an order rule (the tightest bound is kept); sets its scale."""
-    base = next(
-        v
-        for n, p, v, _, _ in sources
-        if n == rule.inputs[0] and (p.name if p else None) == rule.parent
-    )
+    base = _base(rule, table.arrays, {p.name: p.link for p in parents})
     offset = (table.floats(rule.column) - base) * rule.sign
     offset = offset[~np.isnan(offset)]
     if not len(offset):
@@ -603,8 +628,9 @@ def fit_rules(
     keys = {c for p in parents for c in p.fk}
     dependents = set(values) - {order} - keys - set(ticks)
     seed = config.settings(table).seed or 0
-    rules = detect(values, dependents, parents, ticks=ticks, seed=seed)
-    meta["logic"] = {"rules": [r.to_meta() for r in rules]}
+    notes: list[str] = []
+    rules = detect(values, dependents, parents, ticks=ticks, seed=seed, notes=notes)
+    meta["logic"] = {"rules": [r.to_meta() for r in rules], "notes": notes}
     for i, rule in enumerate(rules):
         if rule.mapping is not None:
             state.tables[f"{prefix}.logic{i}"] = rule.mapping
@@ -620,9 +646,12 @@ def _parent_refs(table, arranged, config, data) -> list[ParentRef]:
         key = fk.referenced_columns or parent.primary_key
         if arrow is None or not key or not all(k in arrow.column_names for k in key):
             continue
-        row = parent_rows(
-            [arranged(c) for c in fk.columns], [arrow.column(k).combine_chunks() for k in key]
-        )
+        try:
+            row = parent_rows(
+                [arranged(c) for c in fk.columns], [arrow.column(k).combine_chunks() for k in key]
+            )
+        except (pa.ArrowException, ValueError, TypeError):
+            continue  # keys Arrow cannot join: no rules between this table and that parent
         hidden = {c.name for c in parent.columns or [] if c.sensitive}
         columns = {
             n: arrow.column(n).combine_chunks() for n in arrow.column_names if n not in hidden
