@@ -30,7 +30,7 @@ class _SpecOperator(SynthpipeOperator):
     :param sizes: rows per table, e.g. ``{"plots": 100}`` (templated).
     :param seed: generation seed (templated; a template renders to text, read as an integer).
     :param partitions: number of partitions (templated).
-    :param name: dataset name (templated); default ``<generator name>-synthetic``.
+    :param name: dataset name (templated); default ``<generator name>-<date>-<id suffix>``.
     """
 
     template_fields = ("generator", "pipeline", "sizes", "seed", "partitions", "name", "home")
