@@ -10,6 +10,7 @@ Layout under ``SYNTHPIPE_HOME`` (default ``./.synthpipe``)::
     datasets/<id>/record.json          id, name, generator, spec, status, tables and row counts
     datasets/<id>/tables/<table>/part-00000.parquet
     datasets/<id>/manifest.json        written last: the dataset is complete
+    datasets/<id>/.delivering-<token>  one per delivery in progress (retention skips it)
 
 Nothing stored can execute code when loaded, and every record carries a format version that is
 checked on load.
