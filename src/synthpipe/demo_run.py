@@ -112,7 +112,8 @@ def _qa_lines(folder: Path) -> list[str]:
 
 
 def _interval(headline: dict, key: str) -> tuple | None:
-    bounds = headline.get(f"{key}_ci") or (headline.get("intervals") or {}).get(key)
+    """The 95% interval the QA report gives for a headline figure, if any."""
+    bounds = headline.get(f"{key}_interval")
     return tuple(bounds) if bounds else None
 
 
