@@ -14,7 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthpipe.errors import ConfigError
 from synthpipe.generators.base import FittedState, Generator, TrainingData
+from synthpipe.generators.fidelity.columns import model_array
 from synthpipe.generators.keys import (
     KeyFormat,
     format_keys,
@@ -48,6 +50,7 @@ class IndependentGenerator(Generator):
     def _fit(self, data: TrainingData, progress: Progress) -> FittedState:
         state = FittedState(meta={"tables": {}})
         config = data.config
+        _refuse_composite_keys(config)
         for table in config.generation_order():
             arrow = data.tables[table.name]
             progress.step(f"train {table.name}", total=arrow.num_columns)
@@ -80,7 +83,8 @@ def _fit_table(
         meta["keys"][name] = learn_key_format(arrow.column(name).combine_chunks()).to_meta()
     for name in arrow.column_names:
         if name not in keys:
-            values = _protect(arrow.column(name).combine_chunks(), settings)
+            # string views, dictionaries and binary as plain values, cast back when sampled
+            values = _protect(model_array(arrow.column(name)), settings)
             state.tables[f"values.{table.name}.{name}"] = values
         progress.advance()
     for fk in table.foreign_keys:
@@ -95,6 +99,21 @@ def _fit_table(
             )
             state.tables[f"values.{table.name}.{fk.columns[0]}"] = _value_counts(column)
     return meta
+
+
+def _refuse_composite_keys(config: GeneratorConfig) -> None:
+    """The baseline keeps single-column keys only: refuse others instead of reducing them."""
+    problems = []
+    for table in config.learned_tables():
+        keys = [table.primary_key or [], *(fk.columns for fk in table.foreign_keys)]
+        for key in keys:
+            if len(key) > 1:
+                problems.append(
+                    f"table '{table.name}': key ({', '.join(key)}) spans several columns, "
+                    "which generator 'independent' does not keep; use generator: fidelity"
+                )
+    if problems:
+        raise ConfigError(problems)
 
 
 def _value_counts(column: pa.Array) -> pa.Table:

@@ -66,6 +66,8 @@ def codec_kind(array: pa.Array, column: Column | None) -> str:
         return explicit
     if logical is LogicalType.LAT_LONG:
         return "lat_long"
+    if pa.types.is_time(dtype) or pa.types.is_duration(dtype):  # clock times, elapsed times
+        return "number"
     if logical is LogicalType.TEXT and _is_string(dtype):
         return "text"
     if (
@@ -117,8 +119,18 @@ def _string_kind(array: pa.Array) -> str:
 
 
 def _is_string(dtype: pa.DataType) -> bool:
-    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_string_view(dtype)
+    )
 
 
 def _is_number(dtype: pa.DataType) -> bool:
-    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+    return (
+        pa.types.is_integer(dtype)
+        or pa.types.is_floating(dtype)
+        or pa.types.is_decimal(dtype)
+        or pa.types.is_time(dtype)
+        or pa.types.is_duration(dtype)
+    )

@@ -16,16 +16,18 @@ import numpy as np
 import pyarrow as pa
 
 from synthpipe.generators.base import FittedState, TrainingData
-from synthpipe.generators.fidelity import sequences
+from synthpipe.generators.fidelity import relational, sequences
 from synthpipe.generators.fidelity.analysis import choose_codec
+from synthpipe.generators.fidelity.analysis import codec_kind as choose_codec_kind
+from synthpipe.generators.fidelity.categorical import CategoricalCodec
 from synthpipe.generators.fidelity.chain import Chain
-from synthpipe.generators.fidelity.columns import NumberColumn, to_float
+from synthpipe.generators.fidelity.columns import CategoryColumn, NumberColumn, to_float
 from synthpipe.generators.fidelity.logic import OFFSET
 from synthpipe.generators.fidelity.logic_detect import fit_rules
 from synthpipe.generators.fidelity.order import Variable
-from synthpipe.generators.fidelity.relational import Degrees, children_per_parent, parent_rows
+from synthpipe.generators.fidelity.relational import children_per_parent, key_of, parent_rows
 from synthpipe.generators.fidelity.tablemodel import TableModel
-from synthpipe.generators.keys import learn_key_format
+from synthpipe.generators.keys import key_problems, learn_key_format, plan_keys
 from synthpipe.progress import Progress
 from synthpipe.schema import ForeignKey, GeneratorConfig, Table
 
@@ -39,22 +41,29 @@ MAX_PARENT_EVIDENCE = 32
 class Fitted:
     """What a fitted table passes on to its children: row keys and variables, row-aligned."""
 
-    keys: pa.Array | None
+    keys: pa.Table | None  # the columns other tables reference
     targets: list[Variable]
 
 
 def fit_dataset(data: TrainingData, progress: Progress) -> FittedState:
     """Fit all tables of ``data`` in generation order."""
     config = data.config
+    problems = key_problems(config)
+    if problems:  # refused before training, never reduced to what fits
+        from synthpipe.errors import ConfigError
+
+        raise ConfigError(problems)
+    raw = data.tables
+    data = TrainingData(config, relational.prepare(raw))  # string views, dictionaries: values
     state = FittedState(meta={"tables": {}, "order": []})
     fitted: dict[str, Fitted] = {}
     for index, table in enumerate(config.generation_order()):
         arrow = data.tables[table.name]
         prefix = f"t{index}"
         state.meta["order"].append(table.name)
-        state.tables[f"{prefix}.schema"] = arrow.schema.empty_table()
+        state.tables[f"{prefix}.schema"] = raw[table.name].schema.empty_table()
         if table.original_data:
-            state.tables[f"{prefix}.original"] = arrow
+            state.tables[f"{prefix}.original"] = raw[table.name]
             state.meta["tables"][table.name] = {"original": True, "rows": arrow.num_rows}
             continue
         meta, fitted[table.name] = _fit_table(table, arrow, data, fitted, state, prefix, progress)
@@ -89,19 +98,21 @@ def _fit_table(
         "context": None,
         "order": None,
     }
-    for name in table.primary_key or []:
-        if not _is_fk_column(table, name):
-            meta["keys"][name] = learn_key_format(arrow.column(name).combine_chunks()).to_meta()
+    plan = plan_keys(table, arrow, sequence_order_column(table, arrow.schema))
+    meta["key_plan"] = plan.to_meta()
+    for name in [*plan.formatted, *([plan.numbered] if plan.numbered else [])]:
+        meta["keys"][name] = learn_key_format(arrow.column(name).combine_chunks()).to_meta()
+    arrow = relational.add_lookups(table, arrow, config, data, state, prefix, meta)
     columns, arrangement, evidence = _arrange(
         table, arrow, config, data, fitted, meta, state, prefix
     )
-    keys = _row_keys(table, arrow, arrangement)
+    keys = _row_keys(table, arrow, arrangement, config)
     rows = arrow.num_rows if arrangement is None else len(arrangement.rows)
     columns.update(_children_columns(table, keys, rows, config, data))
     # rules the real rows hold (logic.py); order rules add an offset column to learn
     arranged = None if arrangement is None else arrangement.rows
     columns.update(fit_rules(table, columns, arrow, arranged, meta, data, state, prefix))
-    _plain_references(table, arrow, config, data, meta, state, prefix)
+    meta["references"] = relational.fit_references(table, arrow, config, data, state, prefix)
     codecs = [_codec(table, name, array, settings) for name, array in columns.items()]
     targets = TableModel.variables(codecs, columns, rng)
     if arrangement is not None:
@@ -130,13 +141,14 @@ def _arrange(
 ):
     """Value columns (in sequence order for child tables), the arrangement and parent evidence."""
     fk = table.context_key
-    value_names = _value_columns(table, config, arrow)
+    value_names = _value_columns(table, config, arrow, meta)
     if fk is not None and config.table(fk.referenced_table).original_data:
         meta["context"] = _lookup_context(fk, arrow, config, data)
     if fk is None or meta["context"] is not None:
         return {n: arrow.column(n).combine_chunks() for n in value_names}, None, []
     parent = fitted[fk.referenced_table]
-    rows = parent_rows(arrow.column(fk.columns[0]).combine_chunks(), parent.keys)
+    parent_key = relational.referenced_columns(fk, config)
+    rows = parent_rows(key_of(arrow, fk.columns), parent.keys.select(parent_key))
     order_column = sequence_order_column(table, arrow.schema)
     keys = [
         sequences.sort_key(arrow.column(c).combine_chunks())
@@ -153,12 +165,9 @@ def _arrange(
         columns[f"{sequences.STEP}.{order_column}"] = pa.array(step, from_pandas=True)
         meta["order"] = order_column
     used = _parent_evidence(parent.targets)
-    meta["context"] = {
-        "column": fk.columns[0],
-        "parent": fk.referenced_table,
-        "parent_key": _parent_key(fk, config),
-        "parent_evidence": used,
-    }
+    meta["context"] = {**relational.context_meta(fk, config), "parent_evidence": used}
+    if meta["order"] is not None and meta["key_plan"]["ordered"] == meta["order"]:
+        meta["order_min_step"] = sequences.min_step(step)  # a key part: strictly increasing
     evidence = []
     for i in used:
         groups = sequences.parent_groups(parent.targets[i].codes, parent.targets[i].states)
@@ -172,16 +181,9 @@ def _lookup_context(
 ) -> dict:
     """Children of an original-data table: the training count per lookup row is kept."""
     parent = data.tables[fk.referenced_table]
-    key = _parent_key(fk, config)
-    rows = parent_rows(
-        arrow.column(fk.columns[0]).combine_chunks(), parent.column(key).combine_chunks()
-    )
-    return {
-        "column": fk.columns[0],
-        "parent": fk.referenced_table,
-        "parent_key": key,
-        "lookup_counts": children_per_parent(rows, parent.num_rows).tolist(),
-    }
+    context = relational.context_meta(fk, config)
+    rows = parent_rows(key_of(arrow, fk.columns), key_of(parent, context["parent_key"]))
+    return {**context, "lookup_counts": children_per_parent(rows, parent.num_rows).tolist()}
 
 
 def _grouped(var: Variable, groups: np.ndarray, parent_of_row: np.ndarray) -> Variable:
@@ -221,12 +223,10 @@ def sequence_order_column(table: Table, schema: pa.Schema) -> str | None:
     return None
 
 
-def _value_columns(table: Table, config: GeneratorConfig, arrow: pa.Table) -> list[str]:
-    """Columns the model learns: all but keys and sensitive ones; lookup references included."""
-    keys = set(table.primary_key or [])
-    for fk in table.foreign_keys:
-        if not config.table(fk.referenced_table).original_data or fk.is_context:
-            keys.update(fk.columns)
+def _value_columns(table: Table, config: GeneratorConfig, arrow: pa.Table, meta: dict) -> list[str]:
+    """Columns the model learns: all but keys (except parts of a composite key learned as
+    values) and sensitive ones; references to lookups come as their derived lookup rows."""
+    keys = relational.key_columns(table) - set(meta["key_plan"]["modelled"])
     sensitive = {c.name for c in table.columns or [] if c.sensitive}
     return [n for n in arrow.column_names if n not in keys and n not in sensitive]
 
@@ -244,7 +244,8 @@ def _children_columns(
         if fk is None or fk.referenced_table != table.name:
             continue
         arrow = data.tables[child.name]
-        owner = parent_rows(arrow.column(fk.columns[0]).combine_chunks(), keys)
+        parent_key = keys.select(relational.referenced_columns(fk, config))
+        owner = parent_rows(key_of(arrow, fk.columns), parent_key)
         out[f"{CHILDREN}.{child.name}"] = pa.array(children_per_parent(owner, rows))
         order_column = sequence_order_column(child, arrow.schema)
         if order_column is not None:
@@ -256,49 +257,23 @@ def _children_columns(
     return out
 
 
-def _plain_references(
-    table: Table,
-    arrow: pa.Table,
-    config: GeneratorConfig,
-    data: TrainingData,
-    meta: dict,
-    state: FittedState,
-    prefix: str,
-) -> None:
-    """Degree distributions of plain foreign keys to generated tables."""
-    for i, fk in enumerate(table.foreign_keys):
-        parent = config.table(fk.referenced_table)
-        if fk.is_context or parent.original_data:
-            continue
-        keys = data.tables[parent.name].column(_parent_key(fk, config)).combine_chunks()
-        degrees = Degrees.fit(arrow.column(fk.columns[0]).combine_chunks(), keys)
-        ref_meta, arrays = degrees.to_state(f"{prefix}.ref{i}")
-        state.arrays.update(arrays)
-        meta["references"][fk.columns[0]] = {"table": parent.name, "index": i, **ref_meta}
-
-
 def _codec(table: Table, name: str, array: pa.Array, settings):
     """The codec of a value or derived column."""
     if name.startswith((CHILDREN + ".", FIRST + ".", sequences.STEP + ".", OFFSET + ".")):
         return NumberColumn.fit(name, array, settings.value_protection)
-    if _is_fk_column(table, name):  # real keys of an original-data table: public, not protected
+    if name.startswith(relational.LOOKUP + "."):  # a lookup row: public, never protected
+        return CategoryColumn(name, CategoricalCodec.fit(array, False, key=True))
+    if name in relational.key_columns(table):  # part of a composite key: never protected
         settings = settings.model_copy(update={"value_protection": False})
+        if choose_codec_kind(array, table.column(name)) == "category":
+            return CategoryColumn(name, CategoricalCodec.fit(array, False, key=True))
     return choose_codec(name, array, table.column(name), settings)
 
 
-def _row_keys(table: Table, arrow: pa.Table, arrangement) -> pa.Array | None:
-    if not table.primary_key:
-        return None
-    keys = arrow.column(table.primary_key[0]).combine_chunks()
-    return keys.take(pa.array(arrangement.rows, pa.int64())) if arrangement is not None else keys
-
-
-def _parent_key(fk: ForeignKey, config: GeneratorConfig) -> str:
-    return (fk.referenced_columns or config.table(fk.referenced_table).primary_key)[0]
-
-
-def _is_fk_column(table: Table, name: str) -> bool:
-    return any(name in fk.columns for fk in table.foreign_keys)
+def _row_keys(table: Table, arrow: pa.Table, arrangement, config) -> pa.Table | None:
+    columns = relational.needed_columns(config).get(table.name, [])
+    rows = arrangement.rows if arrangement is not None else None
+    return relational.row_keys(arrow, columns, rows)
 
 
 def _subsample(arrow: pa.Table, limit: int | None, rng: np.random.Generator) -> pa.Table:

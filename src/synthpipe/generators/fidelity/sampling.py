@@ -2,9 +2,12 @@
 
 Root rows are sampled in batches; child rows per batch of generated parents, as sequences.
 Every batch draws from its own random generator, seeded by (seed, table, partition, batch),
-so partition ``i`` of ``N`` is the same whenever and wherever it is computed. Primary keys
-come from global row indices (``keys``), unique across partitions; context foreign keys
-point at the generated parent; plain foreign keys follow their learned degree distribution;
+so partition ``i`` of ``N`` is the same whenever and wherever it is computed. Keys follow the
+table's ``KeyPlan``: columns from global row indices (``keys``), unique across partitions;
+context foreign keys point at the generated parent (every column of a composite key);
+references to original-data tables are learned lookup rows; plain foreign keys take whole
+key tuples of the referenced table by their learned degree distribution (within the tuples
+that match columns already filled), with the training shares of nulls and orphans;
 original-data tables are copied once, by partition 0, and referenced by their real keys.
 """
 
@@ -18,13 +21,20 @@ import numpy as np
 import pyarrow as pa
 
 from synthpipe.generators.base import FittedState
-from synthpipe.generators.fidelity import sequences
-from synthpipe.generators.fidelity.columns import from_float
+from synthpipe.generators.fidelity import relational, sequences
+from synthpipe.generators.fidelity.columns import from_float, model_type
 from synthpipe.generators.fidelity.fitting import CHILDREN, FIRST
 from synthpipe.generators.fidelity.logic import RuleSet, kept_columns
-from synthpipe.generators.fidelity.relational import Degrees
+from synthpipe.generators.fidelity.relational import Degrees, draw_within, match_rows
 from synthpipe.generators.fidelity.tablemodel import TableModel
-from synthpipe.generators.keys import KeyFormat, format_keys, global_indices, partition_rows
+from synthpipe.generators.keys import (
+    KeyFormat,
+    KeyPlan,
+    format_keys,
+    global_indices,
+    key_array,
+    partition_rows,
+)
 from synthpipe.progress import Progress
 from synthpipe.schema import GeneratorConfig, SampleSpec, Table
 
@@ -37,15 +47,19 @@ THREADS = 2
 class Generated:
     """What later tables need from a generated table of this partition."""
 
-    keys: list[pa.Array] = field(default_factory=list)
+    keys: list[pa.Table] = field(default_factory=list)  # the columns other tables reference
     targets: list[list[np.ndarray]] = field(default_factory=list)
     children: dict[str, list[np.ndarray]] = field(default_factory=dict)
     firsts: dict[str, list[np.ndarray]] = field(default_factory=dict)
     # columns that children's rules read (logic.py), per batch
     values: dict[str, list[pa.Array]] = field(default_factory=dict)
 
-    def all_keys(self) -> pa.Array | None:
-        return pa.concat_arrays(self.keys) if self.keys else None
+    def all_keys(self) -> pa.Table | None:
+        if not self.keys:
+            return None
+        if len(self.keys) > 1:  # concatenated once, kept as one batch
+            self.keys = [pa.concat_tables(self.keys).combine_chunks()]
+        return self.keys[0]
 
 
 class PartitionSampler:
@@ -56,6 +70,7 @@ class PartitionSampler:
         self.config = GeneratorConfig.model_validate(state.meta["config"])
         self.generated: dict[str, Generated] = {}
         self.needed = _needed(self.config)
+        self.key_columns = relational.needed_columns(self.config)
         self.kept = kept_columns(state.meta)
 
     def run(self) -> Iterator[tuple[str, pa.RecordBatch]]:
@@ -94,10 +109,9 @@ class PartitionSampler:
 
     def _original(self, table: Table, prefix: str):
         original = self.state.tables[f"{prefix}.original"]
-        if table.primary_key:
-            self.generated[table.name].keys.append(
-                original.column(table.primary_key[0]).combine_chunks()
-            )
+        columns = self.key_columns.get(table.name)
+        if columns:
+            self.generated[table.name].keys.append(relational.key_of(original, columns))
         if self.spec.partition == 0:  # copied once, by the first partition
             for batch in original.to_batches(max_chunksize=self.spec.batch_size):
                 yield table.name, batch
@@ -132,6 +146,8 @@ class PartitionSampler:
         mine = np.arange(len(counts)) % self.spec.partitions == self.spec.partition
         counts = np.where(mine, counts, 0)
         counts = self._resize(name, counts)
+        if writer.plan.one_child:
+            counts = np.minimum(counts, 1)
         owners = np.repeat(np.arange(len(counts)), counts)
         self.progress.step(f"generate {name}", total=len(owners))
         if len(owners) == 0:
@@ -144,7 +160,7 @@ class PartitionSampler:
                 len(chunk), [], rng, self.spec.temperature, self.spec.top_p
             )
             parents = keys.take(pa.array(chunk, pa.int64()))
-            yield name, writer.batch(states, rng, start, parents)
+            yield name, writer.batch(states, rng, start, parents, owner=chunk)
             start += len(chunk)
             self.progress.advance(len(chunk))
 
@@ -153,6 +169,8 @@ class PartitionSampler:
         parent = self.generated[context["parent"]]
         keys = parent.all_keys()
         counts = self._resize(name, _concat(parent.children.get(name, []), np.int64))
+        if writer.plan.one_child:  # the key is the context key: one child per parent at most
+            counts = np.minimum(counts, 1)
         firsts = _filled(_concat(parent.firsts.get(name, []), np.float64), len(counts))
         evidence = [
             self.state.arrays[f"{writer.prefix}.parent_groups.{i}"][
@@ -179,7 +197,8 @@ class PartitionSampler:
             )
             states = [*([None] * chain.n_evidence), *targets]
             parents = keys.take(pa.array(chunk[owner], pa.int64()))
-            yield name, writer.batch(states, rng, start, parents, position, firsts[chunk[owner]])
+            first = firsts[chunk[owner]]
+            yield name, writer.batch(states, rng, start, parents, position, first, chunk[owner])
             start += len(owner)
             self.progress.advance(len(owner))
 
@@ -205,13 +224,16 @@ class _Assembler:
         schema = sampler.state.tables[f"{prefix}.schema"].schema
         dropped = {c.name for c in table.columns or [] if c.sensitive == "drop"}
         self.schema = pa.schema([f for f in schema if f.name not in dropped])
-        self.types = {f.name: f.type for f in self.schema}
+        # Values are generated in model types and cast to the source's types at the end.
+        self.types = {f.name: model_type(f.type) for f in self.schema}
+        self.plan = KeyPlan.from_meta(meta.get("key_plan"))
         self.fake = [
             c for c in table.columns or [] if c.sensitive == "fake" and c.name in self.types
         ]
+        state = sampler.state
         self.references = {
-            col: Degrees.from_state(ref, sampler.state.arrays, f"{prefix}.ref{ref['index']}")
-            for col, ref in meta["references"].items()
+            key: Degrees.from_state(ref, state.arrays, f"{prefix}.ref{ref['index']}", state.tables)
+            for key, ref in meta["references"].items()
         }
         self.rules = RuleSet.from_state(
             meta.get("logic"), sampler.state, prefix, sampler.parent_columns
@@ -228,12 +250,13 @@ class _Assembler:
         states: list,
         rng: np.random.Generator,
         start: int,
-        parents: pa.Array | None,
+        parents: pa.Table | None,
         position: np.ndarray | None = None,
         first: np.ndarray | None = None,
+        owner: np.ndarray | None = None,
     ) -> pa.RecordBatch:
         """A record batch from sampled states, remembered for later tables."""
-        batch, memo = self.build(states, rng, start, parents, position, first)
+        batch, memo = self.build(states, rng, start, parents, position, first, owner)
         self.remember(memo)
         return batch
 
@@ -242,12 +265,14 @@ class _Assembler:
         states: list,
         rng: np.random.Generator,
         start: int,
-        parents: pa.Array | None,
+        parents: pa.Table | None,
         position: np.ndarray | None = None,
         first: np.ndarray | None = None,
+        owner: np.ndarray | None = None,
     ) -> tuple[pa.RecordBatch, tuple]:
         """A record batch from sampled states (for sequences, each row's position and the
-        start value of its sequence's order column), and what later tables need of it.
+        start value of its sequence's order column; for children, each row's parent number),
+        and what later tables need of it.
 
         Touches no shared state, so batches can be built in parallel threads.
         """
@@ -259,7 +284,7 @@ class _Assembler:
             **{c.name: pa.float64() for c in self.model.codecs if c.name not in self.types},
         }
         values = self.model.decode(targets, rng, types)
-        keys = self._keys(n, start, rng, parents)
+        keys = self._keys(n, start, rng, parents, values, position, owner)
         if self.meta["order"] is not None:
             values[self.meta["order"]] = self._order_values(values, position, first)
         values.update(keys)
@@ -272,28 +297,83 @@ class _Assembler:
         arrays = [a.cast(f.type) for a, f in zip(arrays, self.schema, strict=True)]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), memo
 
-    def _keys(self, n: int, start: int, rng, parents: pa.Array | None) -> dict[str, pa.Array]:
-        out = {}
+    def _keys(self, n, start, rng, parents, values, position, owner) -> dict[str, pa.Array]:
+        """Key columns by the table's key plan; derived lookup rows are taken out of values."""
+        out: dict[str, pa.Array] = {}
         spec = self.sampler.spec
         for name, fmt in self.meta["keys"].items():
-            index = global_indices(n, spec.partition, spec.partitions, start)
-            out[name] = pa.array(format_keys(KeyFormat.from_meta(fmt), index, rng))
-        if parents is not None:
-            out[self.meta["context"]["column"]] = parents
-        for column, ref in self.meta["references"].items():
-            keys = self.sampler.generated[ref["table"]].all_keys()
-            if keys is None:
-                out[column] = pa.nulls(n, self.types[column])
+            if name == self.plan.numbered and position is not None:
+                index = np.asarray(position, np.int64)  # numbered within the parent
             else:
-                out[column] = self.references[column].assign(keys, n, rng)
+                index = global_indices(n, spec.partition, spec.partitions, start)
+            keys = format_keys(KeyFormat.from_meta(fmt), index, rng)
+            out[name] = key_array(keys, self.types[name])
+        context = self.meta["context"]
+        if parents is not None:
+            for column, parent_column in zip(
+                context["columns"], context["parent_key"], strict=True
+            ):
+                out[column] = parents.column(parent_column).combine_chunks()
+        for i, lookup in self.meta.get("lookups", {}).items():
+            rows = values.pop(f"{relational.LOOKUP}.{i}")
+            out.update(self._lookup(lookup, rows, i, n))
+        for key, ref in self.meta["references"].items():
+            out.update(self._reference(ref, self.references[key], out, n, rng, owner))
         return out
+
+    def _lookup(self, lookup: dict, rows: pa.Array, index: str, n: int) -> dict[str, pa.Array]:
+        """A learned lookup row as the referenced key tuple (or a dangling training tuple)."""
+        keys = self.sampler.generated[lookup["table"]].all_keys().select(lookup["referenced"])
+        orphans = self.sampler.state.tables[f"{self.prefix}.lookup{index}.orphans"]
+        every = pa.concat_tables([keys, orphans.cast(keys.schema, safe=False)])
+        take = pa.array(rows.to_numpy(zero_copy_only=False), from_pandas=True).cast(pa.int64())
+        return {
+            column: every.column(parent_column).combine_chunks().take(take)
+            for column, parent_column in zip(lookup["columns"], lookup["referenced"], strict=True)
+        }
+
+    def _reference(self, ref, degrees: Degrees, filled: dict, n, rng, owner) -> dict:
+        """Columns of a plain foreign key: whole referenced tuples, drawn among those matching
+        the columns already filled (nothing to do when all are); distinct within a parent when
+        the reference is part of the primary key."""
+        columns, referenced = ref["columns"], ref["referenced"]
+        free = [c for c in columns if c not in filled]
+        if not free:
+            return {}
+        keys = self.sampler.generated[ref["table"]].all_keys()
+        if keys is None or keys.num_rows == 0:
+            return {c: pa.nulls(n, self.types[c]) for c in free}
+        keys = keys.select(referenced)
+        fixed = [c for c in columns if c in filled]
+        if fixed:
+            sub = keys.select([referenced[columns.index(c)] for c in fixed])
+            groups, _ = match_rows(sub, sub)
+            wanted, _ = match_rows(pa.table({c: filled[c] for c in fixed}), sub)
+            p = degrees.weights / degrees.weights.sum()
+            weights = rng.choice(degrees.values, size=keys.num_rows, p=p) + 1e-9
+            picks = draw_within(wanted, groups, weights, rng)
+            picks[rng.random(n) < degrees.null_share] = -1
+        else:
+            picks, _ = degrees.draw(keys.num_rows, n, rng)
+        if ref["index"] == self.plan.distinct_reference:
+            mine = owner if owner is not None else np.zeros(n, np.int64)
+            picks = relational.distinct_within(picks, mine, keys.num_rows, rng)
+        orphan_rows = np.flatnonzero(picks == -2)
+        every = keys
+        if len(orphan_rows):
+            orphans = degrees.orphan_tuples(len(orphan_rows), keys, rng)
+            every = pa.concat_tables([keys, orphans.cast(keys.schema, safe=False)])
+            picks[orphan_rows] = keys.num_rows + np.arange(len(orphan_rows))
+        take = pa.array(picks, pa.int64(), mask=picks < 0)
+        return {
+            c: every.column(referenced[columns.index(c)]).combine_chunks().take(take) for c in free
+        }
 
     def _memo(self, values: dict, targets: list, keys: dict[str, pa.Array]) -> tuple:
         """What children and referencing tables will need from this batch."""
         needs = self.sampler.needed.get(self.table.name, set())
-        key = (
-            keys[self.table.primary_key[0]] if "keys" in needs and self.table.primary_key else None
-        )
+        columns = self.sampler.key_columns.get(self.table.name, [])
+        key = pa.table({c: values[c] for c in columns}) if "keys" in needs and columns else None
         if "children" not in needs:
             return key, None, {}, {}
         children, firsts = {}, {}
@@ -327,7 +407,9 @@ class _Assembler:
     def _order_values(self, values: dict, position: np.ndarray, first: np.ndarray) -> pa.Array:
         column = self.meta["order"]
         step = values.pop(f"{sequences.STEP}.{column}").to_numpy(zero_copy_only=False)
-        joined = sequences.join_order(first, step.astype(float), position)
+        joined = sequences.join_order(
+            first, step.astype(float), position, self.meta.get("order_min_step", 0.0)
+        )
         if self.meta.get("order_bounds"):
             joined = np.clip(joined, *self.meta["order_bounds"])  # NaN (null) stays NaN
         return from_float(joined, self.types[column])

@@ -98,9 +98,19 @@ def steps(values: np.ndarray, position: np.ndarray) -> np.ndarray:
     return step
 
 
-def join_order(first: np.ndarray, step: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """Order column values (arranged) from each row's sequence start and the steps."""
-    increments = np.where(position == 0, np.nan_to_num(first), np.nan_to_num(np.maximum(step, 0)))
+def min_step(step: np.ndarray) -> float:
+    """The smallest positive step of an order column (1 when there is none)."""
+    positive = step[step > 0]
+    return float(positive.min()) if len(positive) else 1.0
+
+
+def join_order(
+    first: np.ndarray, step: np.ndarray, position: np.ndarray, min_step: float = 0.0
+) -> np.ndarray:
+    """Order column values (arranged) from each row's sequence start and the steps (at least
+    ``min_step``: a positive one keeps the values strictly increasing, as key parts must)."""
+    steps = np.maximum(np.nan_to_num(step), min_step)
+    increments = np.where(position == 0, np.nan_to_num(first), steps)
     total = np.cumsum(increments)
     starts = np.flatnonzero(position == 0)
     sequence = np.cumsum(position == 0) - 1

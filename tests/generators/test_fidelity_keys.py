@@ -1,0 +1,356 @@
+"""Keys of warehouse schemas: composite primary, context and plain foreign keys, kept jointly.
+
+Small synthetic schemas built here: contestants keyed by (season, contestant) with their
+episodes; parts, suppliers (a lookup), part-suppliers keyed by (partkey, suppkey) and order
+lines referencing them; a weather lookup keyed by (origin, time_hour) with more rows than the
+category cap. Every declared foreign key must have no orphans unless the real data has them,
+and then their share within half a point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from synthpipe.errors import ConfigError
+from synthpipe.generators.base import TrainingData
+from synthpipe.generators.fidelity import FidelityGenerator
+from synthpipe.progress import Progress
+from synthpipe.schema import RARE_TOKEN, ForeignKey, GeneratorConfig, SampleSpec, Table
+from synthpipe.types import columns_from_arrow
+
+NAMES = [f"{a} {b}" for a in ("Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus") for b in "KLMNOP"]
+
+
+def table(name: str, arrow: pa.Table, **kwargs) -> Table:
+    return Table(name=name, columns=columns_from_arrow(arrow.schema), **kwargs)
+
+
+def train_and_sample(config: GeneratorConfig, tables: dict[str, pa.Table], **spec):
+    generator = FidelityGenerator()
+    state = generator.fit(TrainingData(config, tables), Progress())
+    out: dict[str, list] = {}
+    for name, batch in generator.sample(state, SampleSpec(**spec), Progress()):
+        out.setdefault(name, []).append(batch)
+    return {n: pa.Table.from_batches(b) for n, b in out.items()}
+
+
+def tuples(arrow: pa.Table, columns: list[str]) -> list[tuple]:
+    return list(zip(*(arrow.column(c).to_pylist() for c in columns), strict=True))
+
+
+def orphan_share(child: pa.Table, columns: list[str], parent: pa.Table, keys: list[str]) -> float:
+    """Share of child rows whose (non-null) key tuple is no parent key tuple."""
+    known = set(tuples(parent, keys))
+    refs = [t for t in tuples(child, columns) if all(v is not None for v in t)]
+    return sum(t not in known for t in refs) / max(len(tuples(child, columns)), 1)
+
+
+def assert_unique(arrow: pa.Table, columns: list[str]) -> None:
+    keys = tuples(arrow, columns)
+    assert all(v is not None for t in keys for v in t), f"null in key {columns}"
+    assert len(set(keys)) == len(keys), f"duplicate key tuples in {columns}"
+
+
+# -- 1. composite primary and context keys ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shows():
+    rng = np.random.default_rng(0)
+    rows, episodes = [], []
+    for season in range(1, 41):
+        cast = rng.choice(NAMES, size=int(rng.integers(6, 12)), replace=False)
+        for name in cast:
+            age = int(rng.integers(20, 60))
+            rows.append((f"S{season:02d}", str(name), age, age > 40))
+            for episode in range(1, int(rng.integers(2, 9))):
+                points = float(np.round(rng.gamma(2.0, 5.0) + (10 if age > 40 else 0), 1))
+                episodes.append((f"S{season:02d}", str(name), episode, points))
+    contestants = pa.table(
+        dict(zip(["season", "contestant", "age", "veteran"], zip(*rows, strict=True), strict=True))
+    )
+    appearances = pa.table(
+        dict(
+            zip(
+                ["season", "contestant", "episode", "points"],
+                zip(*episodes, strict=True),
+                strict=True,
+            )
+        )
+    )
+    tables = {"contestants": contestants, "appearances": appearances}
+    config = GeneratorConfig(
+        tables=[
+            table("contestants", contestants, primary_key=["season", "contestant"]),
+            table(
+                "appearances",
+                appearances,
+                primary_key=["season", "contestant", "episode"],
+                foreign_keys=[
+                    ForeignKey(
+                        column=["season", "contestant"],
+                        referenced_table="contestants",
+                        is_context=True,
+                    )
+                ],
+            ),
+        ]
+    )
+    return tables, train_and_sample(config, tables, seed=3)
+
+
+def test_a_composite_primary_key_is_unique_and_keeps_its_groups(shows):
+    real, synthetic = shows
+    contestants = synthetic["contestants"]
+    assert_unique(contestants, ["season", "contestant"])
+    # season is a group, not a key on its own: it repeats like in the real data
+    seasons = pc.count_distinct(contestants["season"]).as_py()
+    assert seasons < contestants.num_rows / 3
+    assert set(contestants["season"].to_pylist()) <= set(real["contestants"]["season"].to_pylist())
+
+
+def test_a_composite_context_key_points_at_whole_parent_tuples(shows):
+    _, synthetic = shows
+    appearances, contestants = synthetic["appearances"], synthetic["contestants"]
+    assert appearances.num_rows > 0
+    assert appearances["contestant"].null_count == 0
+    assert appearances["season"].null_count == 0
+    key = ["season", "contestant"]
+    assert orphan_share(appearances, key, contestants, key) == 0.0
+    assert_unique(appearances, ["season", "contestant", "episode"])
+
+
+def test_a_key_part_numbered_within_its_parent_counts_from_the_source_start(shows):
+    _, synthetic = shows
+    frame = synthetic["appearances"].to_pandas()
+    firsts = frame.groupby(["season", "contestant"])["episode"].min()
+    assert (firsts == 1).all()
+
+
+# -- 2. composite plain foreign keys, to learned and to original-data tables ---------------------
+
+
+@pytest.fixture(scope="module")
+def orders():
+    rng = np.random.default_rng(1)
+    parts = pa.table(
+        {
+            "partkey": np.arange(1, 301),
+            "size": rng.integers(1, 50, 300),
+            "brand": rng.choice(list("ABCD"), 300),
+        }
+    )
+    suppliers = pa.table(
+        {"suppkey": np.arange(1, 41), "nation": rng.choice(["DE", "FR", "US"], 40)}
+    )
+    pairs = [(p, int(s)) for p in range(1, 301) for s in rng.choice(40, 4, replace=False) + 1]
+    partsupp = pa.table(
+        {
+            "partkey": [p for p, _ in pairs],
+            "suppkey": [s for _, s in pairs],
+            "cost": np.round(rng.gamma(3.0, 20.0, len(pairs)), 2),
+        }
+    )
+    # order lines are children of parts: (partkey, suppkey) -> partsupp overlaps the context
+    # key; (audit_part, audit_supp) -> partsupp does not, and has 3% orphans in the real data
+    n = 6000
+    line_pair = rng.integers(0, len(pairs), n)
+    audit_pair = rng.integers(0, len(pairs), n)
+    orphan = rng.random(n) < 0.03
+    lines = pa.table(
+        {
+            "line_id": np.arange(n),
+            "partkey": [pairs[i][0] for i in line_pair],
+            "suppkey": [pairs[i][1] for i in line_pair],
+            "quantity": rng.integers(1, 50, n),
+            "audit_part": [
+                9999 if o else pairs[i][0] for i, o in zip(audit_pair, orphan, strict=True)
+            ],
+            "audit_supp": [pairs[i][1] for i in audit_pair],
+        }
+    )
+    tables = {"parts": parts, "suppliers": suppliers, "partsupp": partsupp, "lines": lines}
+    config = GeneratorConfig(
+        tables=[
+            table("parts", parts, primary_key=["partkey"]),
+            table("suppliers", suppliers, primary_key=["suppkey"], original_data=True),
+            table(
+                "partsupp",
+                partsupp,
+                primary_key=["partkey", "suppkey"],
+                foreign_keys=[
+                    ForeignKey(column="partkey", referenced_table="parts", is_context=True),
+                    ForeignKey(column="suppkey", referenced_table="suppliers"),
+                ],
+            ),
+            table(
+                "lines",
+                lines,
+                primary_key=["line_id"],
+                foreign_keys=[
+                    ForeignKey(column="partkey", referenced_table="parts", is_context=True),
+                    ForeignKey(column=["partkey", "suppkey"], referenced_table="partsupp"),
+                    ForeignKey(column="suppkey", referenced_table="suppliers"),
+                    ForeignKey(
+                        column=["audit_part", "audit_supp"],
+                        referenced_table="partsupp",
+                        referenced_column=["partkey", "suppkey"],
+                    ),
+                ],
+            ),
+        ]
+    )
+    return tables, train_and_sample(config, tables, seed=5)
+
+
+def test_a_key_of_a_context_and_a_plain_foreign_key_stays_unique(orders):
+    _, synthetic = orders
+    partsupp = synthetic["partsupp"]
+    assert_unique(partsupp, ["partkey", "suppkey"])
+    assert orphan_share(partsupp, ["partkey"], synthetic["parts"], ["partkey"]) == 0.0
+    assert orphan_share(partsupp, ["suppkey"], synthetic["suppliers"], ["suppkey"]) == 0.0
+
+
+def test_a_composite_foreign_key_is_kept_jointly(orders):
+    _, synthetic = orders
+    lines, partsupp = synthetic["lines"], synthetic["partsupp"]
+    key = ["partkey", "suppkey"]
+    assert lines["suppkey"].null_count == 0
+    assert orphan_share(lines, key, partsupp, key) == 0.0
+    assert orphan_share(lines, ["partkey"], synthetic["parts"], ["partkey"]) == 0.0
+    assert orphan_share(lines, ["suppkey"], synthetic["suppliers"], ["suppkey"]) == 0.0
+
+
+def test_the_real_orphan_share_of_a_foreign_key_is_reproduced(orders):
+    real, synthetic = orders
+    audit, key = ["audit_part", "audit_supp"], ["partkey", "suppkey"]
+    wanted = orphan_share(real["lines"], audit, real["partsupp"], key)
+    made = orphan_share(synthetic["lines"], audit, synthetic["partsupp"], key)
+    assert wanted == pytest.approx(0.03, abs=0.01)
+    assert made == pytest.approx(wanted, abs=0.005)
+
+
+# -- 3. references with more distinct values than the category cap ------------------------------
+
+
+def test_a_reference_to_a_large_lookup_is_never_rare_and_keeps_its_orphan_share():
+    rng = np.random.default_rng(2)
+    # EWR reports at even hours, JFK at odd ones: only whole tuples exist
+    hours = [dt.datetime(2013, 1, 1) + dt.timedelta(hours=2 * h) for h in range(3000)]
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    codes = ["".join(rng.choice(letters, 6)) for _ in range(6000)]
+    weather = pa.table(
+        {
+            "origin": ["EWR"] * 3000 + ["JFK"] * 3000,
+            "time_hour": hours + [h + dt.timedelta(hours=1) for h in hours],
+            "temp": np.round(rng.normal(10, 8, 6000), 1),
+            "code": codes,
+        }
+    )
+    n = 20_000
+    pick = rng.integers(0, 6000, n)
+    dangling = rng.random(n) < 0.0045 * 2  # about 0.9% point at hours without weather
+    flights = pa.table(
+        {
+            "flight_id": np.arange(n),
+            "origin": weather["origin"].take(pick),
+            "time_hour": pa.array(
+                [
+                    dt.datetime(2014, 6, 1) if d else t
+                    for d, t in zip(
+                        dangling, weather["time_hour"].take(pick).to_pylist(), strict=True
+                    )
+                ],
+                pa.timestamp("us"),
+            ),
+            "weather_code": weather["code"].take(pick),  # a single-column key with 6,000 values
+            "delay": rng.integers(0, 60, n),
+        }
+    )
+    tables = {"flights": flights, "weather": weather}
+    config = GeneratorConfig(
+        tables=[
+            table(
+                "flights",
+                flights,
+                primary_key=["flight_id"],
+                foreign_keys=[
+                    ForeignKey(column=["origin", "time_hour"], referenced_table="weather"),
+                    ForeignKey(
+                        column="weather_code", referenced_table="weather", referenced_column="code"
+                    ),
+                ],
+            ),
+            table("weather", weather, primary_key=["origin", "time_hour"], original_data=True),
+        ]
+    )
+    synthetic = train_and_sample(config, tables, seed=1)
+    made = synthetic["flights"]
+    assert made.schema == flights.schema
+    assert RARE_TOKEN not in set(made["weather_code"].to_pylist())
+    assert made["weather_code"].null_count == 0
+    assert orphan_share(made, ["weather_code"], weather, ["code"]) == 0.0
+    key = ["origin", "time_hour"]
+    wanted = orphan_share(flights, key, weather, key)
+    assert orphan_share(made, key, weather, key) == pytest.approx(wanted, abs=0.005)
+    # more rows are referenced than the category cap keeps: the others are still referenced
+    assert pc.count_distinct(flights["weather_code"]).as_py() > 5000
+    assert pc.count_distinct(made["weather_code"]).as_py() > 5000
+
+
+# -- refused shapes ------------------------------------------------------------------------------
+
+
+def test_a_key_shape_the_engine_cannot_keep_is_refused_before_training():
+    a = pa.table({"a_id": np.arange(20), "x": np.arange(20)})
+    links = pa.table({"a_id": np.arange(20) % 10, "b_id": np.arange(20) % 7, "w": np.arange(20)})
+    config = GeneratorConfig(
+        tables=[
+            table("a", a, primary_key=["a_id"], original_data=True),
+            table(
+                "links",
+                links,
+                primary_key=["a_id", "b_id"],
+                foreign_keys=[
+                    ForeignKey(column="a_id", referenced_table="a"),
+                    ForeignKey(column="b_id", referenced_table="a"),
+                ],
+            ),
+        ]
+    )
+    with pytest.raises(ConfigError) as error:
+        FidelityGenerator().fit(TrainingData(config, {"a": a, "links": links}), Progress())
+    message = str(error.value)
+    assert "links" in message and "a_id, b_id" in message and "is_context" in message
+
+
+def test_a_one_to_one_child_keyed_by_its_context_key_gets_one_row_per_parent_at_most():
+    rng = np.random.default_rng(4)
+    users = pa.table({"user_id": np.arange(500), "plan": rng.choice(["free", "pro"], 500)})
+    has = rng.random(500) < 0.7
+    profiles = pa.table(
+        {"user_id": np.arange(500)[has], "score": rng.integers(0, 100, int(has.sum()))}
+    )
+    config = GeneratorConfig(
+        tables=[
+            table("users", users, primary_key=["user_id"]),
+            table(
+                "profiles",
+                profiles,
+                primary_key=["user_id"],
+                foreign_keys=[
+                    ForeignKey(column="user_id", referenced_table="users", is_context=True)
+                ],
+            ),
+        ]
+    )
+    synthetic = train_and_sample(
+        config, {"users": users, "profiles": profiles}, seed=2, sizes={"profiles": 900}
+    )
+    assert_unique(synthetic["profiles"], ["user_id"])
+    assert orphan_share(synthetic["profiles"], ["user_id"], synthetic["users"], ["user_id"]) == 0.0
