@@ -18,13 +18,15 @@ if TYPE_CHECKING:
 
 def relationships(table: TableData, by_name: dict[str, TableData]) -> list[dict]:
     """``[{rule, kind, real_share, synthetic_share}]`` for the table's real-data rules."""
-    from synthpipe.generators.fidelity.logic import measure
+    import pyarrow as pa
+
     from synthpipe.generators.fidelity.logic_detect import MIN_ROWS, ParentRef, detect
 
     if table.original_data or table.synthetic is None or len(table.train) < MIN_ROWS:
         return []
-    columns = [c for c in table.train.columns if c in table.synthetic.columns]
-    real, synthetic = _arrays(table.train, columns), _arrays(table.synthetic, columns)
+    shared = [c for c in table.train.columns if c in table.synthetic.columns]
+    real, synthetic = _arrays(table.train, shared), _arrays(table.synthetic, shared)
+    columns = list(real)
     keys = set(table.key_columns)
     parents, links = [], {}
     for fk in table.foreign_keys:
@@ -33,16 +35,19 @@ def relationships(table: TableData, by_name: dict[str, TableData]) -> list[dict]
         made = _parent_frame(parent)
         if parent is None or made is None or not key or not set(fk.columns) <= set(columns):
             continue
-        link = _link(real, fk.columns, parent.train, key)
-        parents.append(ParentRef(parent.name, list(fk.columns), key, link))
-        links[parent.name] = _link(synthetic, fk.columns, made, key)
+        try:
+            link = _link(real, fk.columns, parent.train, key)
+            parents.append(ParentRef(parent.name, list(fk.columns), key, link))
+            links[parent.name] = _link(synthetic, fk.columns, made, key)
+        except (KeyError, pa.ArrowException, ValueError, TypeError):
+            continue  # keys that cannot be joined: no rules across this foreign key
     rules = detect(real, {c for c in columns if c not in keys}, parents)
     return [
         {
             "rule": rule.describe(),
             "kind": rule.kind,
             "real_share": rule.share,
-            "synthetic_share": measure(rule, synthetic, links),
+            "synthetic_share": _share(rule, synthetic, links),
         }
         for rule in rules
     ]
@@ -56,9 +61,29 @@ def _parent_frame(parent: TableData | None):
 
 
 def _arrays(frame: pd.DataFrame, columns: list[str]) -> dict:
+    """Arrow arrays of the columns; a column Arrow cannot type (mixed objects) is left out."""
     import pyarrow as pa
 
-    return {str(c): pa.Array.from_pandas(frame[c]) for c in columns}
+    out = {}
+    for c in columns:
+        try:
+            out[str(c)] = pa.Array.from_pandas(frame[c])
+        except (pa.ArrowException, ValueError, TypeError):
+            continue
+    return out
+
+
+def _share(rule, columns: dict, links: dict) -> float | None:
+    """The share of rows holding the rule; None when it cannot be measured (a column missing
+    or of another type)."""
+    import pyarrow as pa
+
+    from synthpipe.generators.fidelity.logic import measure
+
+    try:
+        return measure(rule, columns, links)
+    except (KeyError, pa.ArrowException, ValueError, TypeError):
+        return None
 
 
 def _link(columns: dict, fk: list[str], parent: pd.DataFrame, key: list[str]):
