@@ -7,14 +7,16 @@ these tests keep the same behaviours small.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from synthpipe.generators.base import TrainingData
-from synthpipe.generators.fidelity import FidelityGenerator, chain, order, trees
+from synthpipe.generators.fidelity import FidelityGenerator, chain, markov, order, trees
 from synthpipe.generators.fidelity.chain import Chain, min_leaf
+from synthpipe.generators.fidelity.characters import CharacterColumn
 from synthpipe.generators.fidelity.order import Variable
 from synthpipe.generators.fidelity.trees import Tree
 from synthpipe.progress import Progress
@@ -192,3 +194,18 @@ def test_max_training_time_is_honoured_and_strong_dependencies_survive():
     synthetic = sample(state, 5000)
     assert seconds < limit + 4, f"trained {seconds:.1f}s with a {limit:.0f}s limit"
     assert correlation(synthetic, a, b) > 0.8
+
+
+def test_a_large_string_column_is_modelled_from_a_sample_and_protected_on_all_values(
+    monkeypatch,
+):
+    monkeypatch.setattr(markov, "MAX_MODEL_VALUES", 1000)
+    rng = np.random.default_rng(3)
+    values = [f"AB-{v:05d}" for v in rng.integers(0, 3000, 20_000)]
+    column = pa.array(values, pa.string_view())
+    codec = CharacterColumn.fit("code", column, protect=True)
+    once = [v for v, c in Counter(values).items() if c == 1]
+    assert len(codec.banned) == len(once) > 0  # found among all values, not the sample's
+    drawn = codec.generate(2000, np.random.default_rng(0))
+    assert all(len(v) == 8 and v[:3] == "AB-" and v[3:].isdigit() for v in drawn)
+    assert not set(drawn) & set(once)

@@ -4,7 +4,8 @@ Each character is drawn given its position and the two characters before it, whi
 fixed formats (``ORD-00123``, ``ab12@example.com``) while making new values. The table's chain
 only models whether the value is null. With value protection, characters seen fewer than
 ``RARE_MIN_COUNT`` times are replaced by the most frequent character of their kind, and a
-value that occurs once in training is never produced (drawn again instead).
+value that occurs once in training is never produced (drawn again instead). A large column's
+model learns from a sample of ``MAX_MODEL_VALUES`` values; once-seen values are found among all.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from synthpipe.generators.fidelity.categorical import RARE_MIN_COUNT
 from synthpipe.generators.fidelity.columns import ColumnCodec, VariableSpec
-from synthpipe.generators.fidelity.markov import TokenChain, is_banned, once_seen
+from synthpipe.generators.fidelity.markov import TokenChain, is_banned, model_values, once_seen_in
 
 MAX_LENGTH = 64
 MAX_POSITION = 32  # positions beyond this share one context position
@@ -42,14 +43,14 @@ class CharacterColumn(ColumnCodec):
 
     @classmethod
     def fit(cls, name: str, column: pa.Array, protect: bool) -> CharacterColumn:
-        values = [v[:MAX_LENGTH] for v in column.drop_null().to_pylist()]
+        values = [v[:MAX_LENGTH] for v in model_values(column).to_pylist()]
         width = max((len(v) for v in values), default=1) or 1
         points = _code_points(values, width)
         vocab, points = _vocabulary(points, protect)
         tokens = _tokens(points, vocab)
         contexts, nexts = _transitions(tokens, len(vocab))
         chain = TokenChain.fit(contexts, nexts, len(vocab) + 1)
-        banned = once_seen(column.drop_null().to_pylist()) if protect else np.zeros(0, np.uint64)
+        banned = once_seen_in(column) if protect else np.zeros(0, np.uint64)
         return cls(name, vocab, chain, width, banned, column.null_count > 0)
 
     def variables(self) -> list[VariableSpec]:

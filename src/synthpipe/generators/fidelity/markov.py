@@ -10,6 +10,11 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+
+# String and text models learn from at most this many values (a fixed-seed sample of larger
+# columns): their cost and memory stay bounded; values seen once are still found among all.
+MAX_MODEL_VALUES = 100_000
 
 
 @dataclass
@@ -57,6 +62,26 @@ class TokenChain:
         return cls(arrays[f"{prefix}.keys"], arrays[f"{prefix}.tokens"], arrays[f"{prefix}.cdf"])
 
 
+def model_values(values: pa.Array) -> pa.Array:
+    """The non-null values a string or text model learns from: all of them, or a
+    fixed-seed sample of ``MAX_MODEL_VALUES`` for a large column."""
+    values = _plain(values).drop_null()
+    if len(values) <= MAX_MODEL_VALUES:
+        return values
+    rng = np.random.default_rng(len(values))
+    take = np.sort(rng.choice(len(values), MAX_MODEL_VALUES, replace=False))
+    return values.take(pa.array(take, pa.int64()))
+
+
+def _plain(column: pa.Array) -> pa.Array:
+    """A string column in a type every Arrow kernel takes (string_view has few kernels)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_string_view(column.type):
+        return column.cast(pa.large_string())
+    return column
+
+
 def stable_hashes(values: list[str]) -> np.ndarray:
     """64-bit hashes of strings that are the same in every process (unlike ``hash``)."""
     return np.array(
@@ -66,6 +91,16 @@ def stable_hashes(values: list[str]) -> np.ndarray:
         ],
         dtype=np.uint64,
     )
+
+
+def once_seen_in(column: pa.Array) -> np.ndarray:
+    """Sorted hashes of the values of an Arrow string column that occur exactly once
+    (counted by Arrow, so only those values are hashed in Python)."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(_plain(column).drop_null())
+    once = counts.field("values").filter(pc.equal(counts.field("counts"), 1))
+    return np.unique(stable_hashes(once.to_pylist()))
 
 
 def once_seen(values: list[str]) -> np.ndarray:

@@ -4,6 +4,8 @@ Each word is drawn given the two words before it (from the start of the text), s
 phrases and the vocabulary and length of the texts are kept while sentences are recombined.
 With value protection, words seen fewer than ``RARE_MIN_COUNT`` times are left out of the
 model, and a text that occurs once in training is never produced (drawn again instead).
+A large column's model learns from a sample of ``MAX_MODEL_VALUES`` texts; once-seen texts are
+found among all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pyarrow as pa
 
 from synthpipe.generators.fidelity.categorical import RARE_MIN_COUNT
 from synthpipe.generators.fidelity.columns import ColumnCodec, VariableSpec
-from synthpipe.generators.fidelity.markov import TokenChain, is_banned, once_seen
+from synthpipe.generators.fidelity.markov import TokenChain, is_banned, model_values, once_seen_in
 
 MAX_WORDS = 100
 REDRAWS = 8
@@ -37,8 +39,7 @@ class TextColumn(ColumnCodec):
 
     @classmethod
     def fit(cls, name: str, column: pa.Array, protect: bool) -> TextColumn:
-        texts = column.drop_null().to_pylist()
-        split = [t.split()[:MAX_WORDS] for t in texts]
+        split = [t.split()[:MAX_WORDS] for t in model_values(column).to_pylist()]
         counts = Counter(w for words in split for w in words)
         minimum = RARE_MIN_COUNT if protect else 1
         words = sorted(w for w, c in counts.items() if c >= minimum)
@@ -47,7 +48,7 @@ class TextColumn(ColumnCodec):
         max_words = max((len(s) for s in sequences), default=1) or 1
         contexts, nexts = _transitions(sequences, len(words))
         chain = TokenChain.fit(contexts, nexts, len(words) + 1)
-        banned = once_seen(texts) if protect else np.zeros(0, np.uint64)
+        banned = once_seen_in(column) if protect else np.zeros(0, np.uint64)
         return cls(name, words, chain, max_words, banned, column.null_count > 0)
 
     def variables(self) -> list[VariableSpec]:
