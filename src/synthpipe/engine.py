@@ -161,7 +161,6 @@ def select_rows(
 ) -> dict[str, pa.Table]:
     """Keep the chosen root rows (by a boolean mask per root) and the descendants of kept rows."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     out: dict[str, pa.Table] = {}
     for table in config.generation_order():
@@ -172,10 +171,13 @@ def select_rows(
         elif fk is None:
             out[table.name] = arrow.filter(pa.array(keep_root[table.name]))
         else:
+            from synthpipe.generators.fidelity.relational import match_rows
+
             parent = config.table(fk.referenced_table)
-            parent_key = (fk.referenced_columns or parent.primary_key)[0]
-            kept = out[parent.name].column(parent_key)
-            out[table.name] = arrow.filter(pc.is_in(arrow.column(fk.columns[0]), kept))
+            parent_key = fk.referenced_columns or parent.primary_key
+            kept = out[parent.name].select(parent_key)  # whole key tuples (composite keys)
+            rows, _ = match_rows(arrow.select(fk.columns), kept)
+            out[table.name] = arrow.filter(pa.array(rows >= 0))
     return out
 
 

@@ -354,3 +354,31 @@ def test_a_one_to_one_child_keyed_by_its_context_key_gets_one_row_per_parent_at_
     )
     assert_unique(synthetic["profiles"], ["user_id"])
     assert orphan_share(synthetic["profiles"], ["user_id"], synthetic["users"], ["user_id"]) == 0.0
+
+
+def test_a_holdout_split_keeps_the_children_of_kept_parents_by_their_whole_key(shows):
+    from synthpipe.engine import split
+
+    real, _ = shows
+    config = GeneratorConfig(
+        tables=[
+            table("contestants", real["contestants"], primary_key=["season", "contestant"]),
+            table(
+                "appearances",
+                real["appearances"],
+                foreign_keys=[
+                    ForeignKey(
+                        column=["season", "contestant"],
+                        referenced_table="contestants",
+                        is_context=True,
+                    )
+                ],
+            ),
+        ]
+    )
+    train, holdout = split(real, config, share=0.5, seed=1)
+    key = ["season", "contestant"]
+    for part in (train, holdout):
+        assert orphan_share(part["appearances"], key, part["contestants"], key) == 0.0
+    total = train["appearances"].num_rows + holdout["appearances"].num_rows
+    assert total == real["appearances"].num_rows
