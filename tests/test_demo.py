@@ -124,3 +124,21 @@ def test_the_files_connector_reads_at_demo_paths():
     from synthpipe.pipeline import demo_path
 
     assert FilesConnector(path="@demo/ratdat").config.path == demo_path("ratdat")
+
+
+def _readme_python() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\n", text.index("## In Python")) + len("```python\n")
+    return text[start : text.index("\n```", start)]
+
+
+@pytest.mark.slow
+def test_the_readme_python_snippet_runs_and_writes_under_demo_output_only(tmp_path, monkeypatch):
+    (tmp_path / "dags").symlink_to(ROOT / "dags")
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    exec(compile(_readme_python(), "README.md", "exec"), names)
+    assert names["dataset"].tables["surveys"]["rows"] == 1000
+    assert names["dataset"].tables["plots"]["rows"] == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dags", "demo-output"]
+    assert (tmp_path / "demo-output" / "dev.duckdb").is_file()
