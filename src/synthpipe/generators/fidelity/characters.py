@@ -71,12 +71,14 @@ class CharacterColumn(ColumnCodec):
     def generate(self, n: int, rng: np.random.Generator) -> list[str]:
         """``n`` new values; once-seen training values are drawn again."""
         values = self._draw(n, rng)
-        for _ in range(REDRAWS):
-            redo = np.flatnonzero(is_banned(values, self.banned))
+        redo = np.flatnonzero(is_banned(values, self.banned))
+        for _ in range(REDRAWS):  # only redrawn values can have changed: check just those
             if len(redo) == 0:
                 break
-            for i, v in zip(redo, self._draw(len(redo), rng), strict=True):
+            fresh = self._draw(len(redo), rng)
+            for i, v in zip(redo, fresh, strict=True):
                 values[i] = v
+            redo = redo[is_banned(fresh, self.banned)]
         return values
 
     def _draw(self, n: int, rng: np.random.Generator) -> list[str]:

@@ -68,12 +68,14 @@ class TextColumn(ColumnCodec):
     def generate(self, n: int, rng: np.random.Generator) -> list[str]:
         """``n`` new texts; once-seen training texts are drawn again."""
         texts = self._draw(n, rng)
-        for _ in range(REDRAWS):
-            redo = np.flatnonzero(is_banned(texts, self.banned))
+        redo = np.flatnonzero(is_banned(texts, self.banned))
+        for _ in range(REDRAWS):  # only redrawn values can have changed: check just those
             if len(redo) == 0:
                 break
-            for i, t in zip(redo, self._draw(len(redo), rng), strict=True):
+            fresh = self._draw(len(redo), rng)
+            for i, t in zip(redo, fresh, strict=True):
                 texts[i] = t
+            redo = redo[is_banned(fresh, self.banned)]
         return texts
 
     def _draw(self, n: int, rng: np.random.Generator) -> list[str]:
