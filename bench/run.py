@@ -19,6 +19,7 @@ SCRIPTS = [
     "qa_speed",
     "qa_crosscheck",
     "generators",
+    "scale",
     "relational",
     "validate",
     "delivery",
