@@ -25,8 +25,30 @@ HEADLINE_KEYS = {
     "children_per_parent_accuracy",
     "columns_not_compared",
     "verdict",
+    # intervals and the holdout-referenced identical matches (added in the same version)
+    "confidence",
+    "accuracy_interval",
+    "accuracy_noise_gap",
+    "dcr_share_interval",
+    "identical_match_share_train_interval",
+    "identical_match_share_holdout_interval",
+    "train_match_share_synthetic",
+    "train_match_share_synthetic_interval",
+    "train_match_share_holdout",
+    "train_match_share_holdout_interval",
+    "train_match_excess",
+    "train_match_excess_interval",
+    "discriminator_auc_interval",
 }
-TABLE_KEYS = {"rows", "original_data", "relational", "accuracy", "privacy", "similarity"}
+TABLE_KEYS = {
+    "rows",
+    "original_data",
+    "relational",
+    "accuracy",
+    "privacy",
+    "similarity",
+    "verdict",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +65,7 @@ def test_metrics_follow_the_documented_schema(result):
     metrics = result.metrics
     assert metrics["schema_version"] == SCHEMA_VERSION
     assert set(metrics["headline"]) == HEADLINE_KEYS
-    assert set(metrics["headline"]["verdict"]) == {"level", "summary", "findings"}
+    assert set(metrics["headline"]["verdict"]) == {"level", "summary", "findings", "parts"}
     assert set(metrics["tables"]["table"]) >= TABLE_KEYS
     assert metrics["timings"]["train_s"] == 1.5
     assert metrics["timings"]["qa"]["total"] > 0

@@ -3,7 +3,9 @@
 Each learned table gets fidelity (accuracy against its analytic ceiling), privacy (DCR share,
 identical matches, distances), similarity (discriminator AUC) and relational checks; the
 dataset headline takes the mean accuracy over tables and the worst value of every other metric,
-so that one weak table is never hidden by good ones.
+so that one weak table is never hidden by good ones. Every headline number has a 95% interval;
+a table too small to judge on a part (see ``verdict``) is left out of that part's headline
+numbers when other tables could be judged, and named in the findings.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from synthpipe.qa import logic, relational, views
-from synthpipe.qa.fidelity import fidelity
+from synthpipe.qa import logic, relational, verdict, views
+from synthpipe.qa.fidelity import accuracy_uncertainty, fidelity
+from synthpipe.qa.intervals import CONFIDENCE
 from synthpipe.qa.privacy import privacy
 from synthpipe.qa.result import SCHEMA_VERSION, QAResult
-from synthpipe.qa.similarity import discriminator_auc
+from synthpipe.qa.similarity import similarity
 from synthpipe.qa.tables import TableData, resolve_tables
-from synthpipe.qa.verdict import verdict
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from synthpipe.progress import Progress
     from synthpipe.schema import GeneratorConfig
 
     Frames = pd.DataFrame | dict[str, pd.DataFrame]
@@ -66,6 +69,7 @@ def evaluate(
     seed: int = 0,
     max_rows: int | None = MAX_ROWS,
     timings: dict | None = None,
+    progress: Progress | None = None,
 ) -> QAResult:
     """Measure how faithful and how private ``synthetic`` is; see docs/qa.md for every metric.
 
@@ -73,15 +77,24 @@ def evaluate(
     dict of DataFrames by table name, structured by ``config`` (keys, context keys, sequence
     order; original-data tables are only checked for integrity). Accuracy uses at most
     ``max_rows`` rows (or sequences) per dataset. ``timings`` (e.g. training seconds) are shown
-    in the report. The same inputs and ``seed`` always give the same metrics.
+    in the report. The same inputs and ``seed`` always give the same metrics (intervals
+    included). ``progress`` (a ``synthpipe.progress.Progress``) gets one step with two parts
+    per table, and a cancel stops the evaluation between parts.
     """
     clock, started = Clock(), time.perf_counter()
     tables = resolve_tables(train, synthetic, holdout, config)
     by_name = {t.name: t for t in tables}
     results, details = {}, {}
+    if progress is not None:
+        progress.step("QA report: evaluate tables", total=2 * len(tables))
     for table in tables:
         rng = np.random.default_rng([seed, zlib.crc32(table.name.encode())])
-        results[table.name], details[table.name] = _table(table, by_name, rng, max_rows, clock)
+        results[table.name], details[table.name] = _table(
+            table, by_name, rng, max_rows, clock, progress
+        )
+        _advance(progress, 2 - ("accuracy" in results[table.name]))
+    if progress is not None:
+        progress.done()
     clock.seconds["total"] = time.perf_counter() - started
     metrics = {
         "schema_version": SCHEMA_VERSION,
@@ -94,7 +107,7 @@ def evaluate(
     return QAResult(metrics, details)
 
 
-def _table(table: TableData, by_name: dict[str, TableData], rng, max_rows, clock) -> tuple:
+def _table(table: TableData, by_name: dict[str, TableData], rng, max_rows, clock, progress):
     rows = {
         "train": len(table.train),
         "synthetic": _len(table.synthetic),
@@ -111,11 +124,13 @@ def _table(table: TableData, by_name: dict[str, TableData], rng, max_rows, clock
         return result | {"skipped": "original data: copied verbatim, not learned"}, {}
     if not table.value_columns or len(table.synthetic) == 0:
         return result | {"skipped": "no value columns or no synthetic rows to compare"}, {}
-    fid_rng, privacy_rng, similarity_rng = rng.spawn(3)
+    # The fourth stream is new: the first three draw as before, so the metrics did not move.
+    fid_rng, privacy_rng, similarity_rng, interval_rng = rng.spawn(4)
     with clock.step("prepare"):
         real, syn = _views(table, by_name, fid_rng, max_rows)
     with clock.step("accuracy"):
         fid = fidelity(real, syn, fid_rng)
+    _advance(progress)
     values = {c: fid.kinds[c] for c in table.value_columns}
     association = fid.association[: len(values), : len(values)]
     frames = [
@@ -124,27 +139,36 @@ def _table(table: TableData, by_name: dict[str, TableData], rng, max_rows, clock
         _subset(table.holdout, values),
     ]
     # Distances (BLAS) and the classifier (OpenMP) release the GIL: run them side by side,
-    # each on one thread, which also keeps them fast on a machine busy with other work.
+    # each on one thread, which also keeps them fast on a machine busy with other work. The
+    # accuracy bootstrap follows the classifier, which ends well before the distances.
     with ThreadPoolExecutor(2) as pool:
         privacy_job = pool.submit(
             clock.timed, "privacy", privacy, *frames, values, association, privacy_rng
         )
-        auc_job = pool.submit(
+        similarity_job = pool.submit(
             clock.timed,
             "similarity",
-            discriminator_auc,
+            similarity,
             table.train,
             table.synthetic,
             values,
             similarity_rng,
         )
+        interval_job = pool.submit(
+            clock.timed, "intervals", accuracy_uncertainty, fid, interval_rng
+        )
         result["privacy"], dcr = privacy_job.result()
-        auc = auc_job.result()
+        result["similarity"] = similarity_job.result()
+        fid.metrics |= interval_job.result()
     result["accuracy"] = fid.metrics
-    result["similarity"] = {"discriminator_auc": auc}
     if real.lengths is not None:
         rows["sequences"] = {"real": len(real.lengths), "synthetic": len(syn.lengths)}
     return result, fid.details | {"dcr": dcr, **relational_details}
+
+
+def _advance(progress, parts: int = 1) -> None:
+    if progress is not None:
+        progress.advance(parts)
 
 
 def _views(table: TableData, by_name, rng, max_rows):
@@ -233,8 +257,16 @@ def _children(table: TableData, by_name) -> dict | None:
 
 
 def _headline(results: dict[str, dict]) -> dict:
-    """Dataset-level numbers: mean accuracy over learned tables, the worst of everything else."""
-    learned = [r for r in results.values() if "accuracy" in r]
+    """Dataset-level numbers: mean accuracy over learned tables, the worst of everything else.
+
+    Each part's numbers come from the tables that part could be judged on (all tables when
+    none could), so a table of two holdout rows does not set the dataset's DCR share.
+    """
+    judgements = {name: verdict.judge_table(r) for name, r in results.items()}
+
+    def judged_tables(part: str) -> list[dict]:
+        found = [results[n] for n, j in judgements.items() if j[part] is not None]
+        return [results[n] for n, j in judgements.items() if verdict.judged(j[part])] or found
 
     def values(section: str, key: str) -> list[float]:
         return [
@@ -243,14 +275,12 @@ def _headline(results: dict[str, dict]) -> dict:
             if r.get(section) and r[section].get(key) is not None
         ]
 
-    def mean(xs):
-        return float(np.mean(xs)) if xs else None
-
+    learned = [r for r in judged_tables("fidelity") if r["accuracy"]["overall"] is not None]
+    private, similar = judged_tables("privacy"), judged_tables("similarity")
     headline = {
-        "accuracy": mean(
-            [r["accuracy"]["overall"] for r in learned if r["accuracy"]["overall"] is not None]
-        ),
-        "ceiling": mean(
+        "accuracy": _mean([r["accuracy"]["overall"] for r in learned]),
+        "accuracy_interval": verdict.headline_accuracy_interval(learned) if learned else None,
+        "ceiling": _mean(
             [
                 r["accuracy"]["ceiling"]["overall"]
                 for r in learned
@@ -258,14 +288,26 @@ def _headline(results: dict[str, dict]) -> dict:
             ]
         ),
         "ceiling_method": "analytic",
-        "dcr_share": max(values("privacy", "dcr_share"), default=None),
-        "identical_match_share_train": max(
-            values("privacy", "identical_match_share_train"), default=None
+        "accuracy_noise_gap": _mean(
+            [
+                r["accuracy"]["noise_gap"]
+                for r in learned
+                if r["accuracy"].get("noise_gap") is not None
+            ]
         ),
-        "identical_match_share_holdout": max(
-            values("privacy", "identical_match_share_holdout"), default=None
-        ),
-        "discriminator_auc": max(values("similarity", "discriminator_auc"), default=None),
+        "confidence": CONFIDENCE,
+    }
+    for section, key, tables in (
+        ("privacy", "dcr_share", private),
+        ("privacy", "identical_match_share_train", private),
+        ("privacy", "identical_match_share_holdout", private),
+        ("similarity", "discriminator_auc", similar),
+    ):
+        headline |= _worst(tables, section, key, [key])
+    # The worst excess of copies over the holdout's matches, with the shares behind it.
+    shares = ["train_match_excess", "train_match_share_synthetic", "train_match_share_holdout"]
+    headline |= _worst(private, "privacy", "train_match_excess", shares)
+    headline |= {
         "referential_integrity": min(values("relational", "referential_integrity"), default=None),
         "pk_uniqueness": min(values("relational", "pk_uniqueness"), default=None),
         "children_per_parent_accuracy": min(
@@ -275,8 +317,22 @@ def _headline(results: dict[str, dict]) -> dict:
             len(r.get("columns_not_compared", [])) for r in results.values()
         ),
     }
-    headline["verdict"] = verdict(headline)
+    for name, judgement in judgements.items():
+        if "accuracy" in results[name]:
+            results[name]["verdict"] = {p: f.level if f else None for p, f in judgement.items()}
+    headline["verdict"] = verdict.verdict(headline, judgements)
     return headline
+
+
+def _worst(tables: list[dict], section: str, key: str, keys: list[str]) -> dict:
+    """``keys`` and their intervals from the table with the highest ``key``."""
+    found = [r[section] for r in tables if (r.get(section) or {}).get(key) is not None]
+    chosen = max(found, key=lambda s: s[key]) if found else {}
+    return {k: chosen.get(k) for key_ in keys for k in (key_, f"{key_}_interval")}
+
+
+def _mean(xs: list[float]) -> float | None:
+    return float(np.mean(xs)) if xs else None
 
 
 def _subset(frame: pd.DataFrame | None, columns) -> pd.DataFrame | None:

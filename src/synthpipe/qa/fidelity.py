@@ -4,6 +4,10 @@ Overall accuracy is the mean of the families available for the table: univariate
 column), bivariate (each column pair, and each column with each parent column for a child
 table), trivariate (column triples) and, for sequences, coherence (next-row pairs, distinct
 values per sequence, sequences per value).
+
+``accuracy_uncertainty`` gives overall accuracy a 95% interval by a Poisson bootstrap of rows
+(of sequences, for a child table) over a fixed random subset of each family's measures, and
+the noise gap: how far below the ceiling a perfect generator falls at these sizes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ import numpy as np
 
 from synthpipe.qa import accuracy, coherence
 from synthpipe.qa.bins import Bins, column_kind, fit_bins, values_of
+from synthpipe.qa.intervals import BOOTSTRAP_REPLICATES, normal_interval
 from synthpipe.qa.views import LENGTH, View
+
+# Measures per family that the accuracy bootstrap recomputes (chosen at random, fixed over
+# replicates). Averaging fewer measures of the same rows varies at least as much, so the
+# interval errs on the wide side; the cost stays a fraction of a second on Adult.
+BOOTSTRAP_MEASURES = 6
 
 if TYPE_CHECKING:
     from synthpipe.qa.accuracy import Codes, Score
@@ -30,6 +40,8 @@ class Fidelity:
     details: dict
     kinds: dict[str, str]  # kind of every target column
     association: np.ndarray  # Cramér's V of target columns in the real data (columns x columns)
+    codes: Codes | None = None  # binned real and synthetic rows, for ``accuracy_uncertainty``
+    measures: dict[str, list[tuple[int, ...]]] | None = None  # columns of each family's measures
 
 
 def fidelity(real: View, synthetic: View, rng: np.random.Generator) -> Fidelity:
@@ -61,7 +73,111 @@ def fidelity(real: View, synthetic: View, rng: np.random.Generator) -> Fidelity:
         "association": _association_details(real.target, pair_index, target, association),
     }
     matrix = _square(association[:, 0], pair_index, target)
-    return Fidelity(metrics, details, {c: kinds[c] for c in real.target}, matrix)
+    measures = {
+        "univariate": [(j,) for j in target],
+        "bivariate": pair_index + list(itertools.product(target, context)),
+        "trivariate": list(itertools.combinations(target, 3)),
+    }
+    if coherent:
+        next_pairs = [(codes.index(t), codes.index(n)) for n, t in real.next_of.items()]
+        measures["next_row"] = next_pairs
+    kept = {c: kinds[c] for c in real.target}
+    return Fidelity(metrics, details, kept, matrix, codes, measures)
+
+
+def accuracy_uncertainty(fid: Fidelity, rng: np.random.Generator) -> dict:
+    """``overall_interval`` (95%) and ``noise_gap`` of overall accuracy; None where no rows.
+
+    The interval is the estimate ± 1.96 bootstrap standard deviations: each replicate weighs
+    every real and synthetic row by a Poisson(1) draw and recomputes ``BOOTSTRAP_MEASURES``
+    measures of each family, and overall accuracy from their family means, as the estimate
+    does. Coherence varies through its next-row part only (the other two parts are held).
+
+    ``noise_gap`` is how far below the ceiling a perfect generator falls at these sizes. The
+    analytic ceiling assumes every bin's difference is about normal; with few rows per bin
+    (three-column measures of a few hundred rows) it expects too little difference. Two random
+    halves of the real rows are compared like real and synthetic data, and their shortfall
+    below their own ceiling, scaled to the real and synthetic row counts, is that noise.
+    """
+    overall = fid.metrics.get("overall")
+    codes, measures = fid.codes, fid.measures or {}
+    empty = {"overall_interval": None, "noise_gap": None}
+    if overall is None or codes is None or not len(codes.real) or not len(codes.synthetic):
+        return empty
+    families = [f for f in ("univariate", "bivariate", "trivariate") if fid.metrics.get(f)]
+    parts = sum(1 for v in fid.metrics.get("coherence_details", {}).values() if v)
+    weights = {f: 1.0 for f in families} | ({"next_row": 1 / parts} if parts else {})
+    total = len(families) + (fid.metrics.get("coherence") is not None)
+    chosen = {f: _choose(measures.get(f, []), rng) for f in weights}
+    chosen = {f: c for f, c in chosen.items() if c}
+    w_real = rng.poisson(1.0, (BOOTSTRAP_REPLICATES, len(codes.real)))
+    w_syn = rng.poisson(1.0, (BOOTSTRAP_REPLICATES, len(codes.synthetic)))
+    replicate = np.zeros(BOOTSTRAP_REPLICATES)
+    for family, picked in chosen.items():
+        scores = np.mean([_replicates(codes, m, w_real, w_syn) for m in picked], axis=0)
+        replicate += scores * weights[family] / total
+    finite = replicate[np.isfinite(replicate)]  # a replicate without any row has no accuracy
+    sd = float(finite.std(ddof=1)) if len(finite) > 1 else None
+    noise = _noise_gap(codes, chosen, {f: w / total for f, w in weights.items()}, rng)
+    return {"overall_interval": normal_interval(overall, sd), "noise_gap": noise}
+
+
+# Random halvings of the real rows averaged for the noise gap.
+NOISE_SPLITS = 4
+
+
+def _noise_gap(codes: Codes, chosen: dict, weights: dict, rng) -> float | None:
+    n, m = len(codes.real), len(codes.synthetic)
+    if n < 4:
+        return None
+    gaps = []
+    for _ in range(NOISE_SPLITS):
+        order = rng.permutation(n)
+        first, second = codes.real[order[: n // 2]], codes.real[order[n // 2 :]]
+        gap = 0.0
+        for family, picked in chosen.items():
+            shortfall = []
+            for columns in picked:
+                a = accuracy.joint_counts(first, columns, codes.sizes)
+                b = accuracy.joint_counts(second, columns, codes.sizes)
+                shortfall.append(
+                    accuracy.expected_accuracy(a, len(second)) - accuracy.tv_accuracy(a, b)
+                )
+            gap += float(np.mean(shortfall)) * weights[family]
+        gaps.append(gap)
+    # Sampling differences shrink like sqrt(1/n + 1/m): from two halves to n real, m synthetic.
+    scale = np.sqrt((1 / n + 1 / m) / (1 / (n // 2) + 1 / (n - n // 2)))
+    return max(0.0, float(np.mean(gaps)) * float(scale))
+
+
+def _choose(measures: list[tuple[int, ...]], rng) -> list[tuple[int, ...]]:
+    if len(measures) <= BOOTSTRAP_MEASURES:
+        return list(measures)
+    picked = rng.choice(len(measures), BOOTSTRAP_MEASURES, replace=False)
+    return [measures[i] for i in sorted(picked)]
+
+
+def _replicates(codes: Codes, columns: tuple[int, ...], w_real, w_syn) -> np.ndarray:
+    """Accuracy of one measure in every bootstrap replicate."""
+    real = _weighted_counts(codes.real, columns, codes.sizes, w_real)
+    syn = _weighted_counts(codes.synthetic, columns, codes.sizes, w_syn)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = real / real.sum(axis=1, keepdims=True)
+        q = syn / syn.sum(axis=1, keepdims=True)
+    return 1 - 0.5 * np.abs(p - q).sum(axis=1)
+
+
+def _weighted_counts(codes: np.ndarray, columns, sizes, weights: np.ndarray) -> np.ndarray:
+    """Joint histogram of ``columns`` under each replicate's row weights: (replicates, cells)."""
+    flat = np.zeros(len(codes), dtype="int64")
+    cells = 1
+    for j in columns:
+        flat = flat * sizes[j] + codes[:, j]
+        cells *= sizes[j]
+    replicates = len(weights)
+    offsets = (flat[None, :] + cells * np.arange(replicates)[:, None]).ravel()
+    counts = np.bincount(offsets, weights=weights.ravel(), minlength=replicates * cells)
+    return counts.reshape(replicates, cells)
 
 
 def _codes(real: View, synthetic: View, kinds: dict, bins: dict[str, Bins]) -> Codes:

@@ -10,6 +10,15 @@ so memorising a few columns together (quasi-identifiers) shows too. (mostlyai-qa
 three random groups; their arbitrary choice made the share swing by up to 0.1 between seeds.)
 Identical-match shares compare whole rows exactly: every synthetic row against the same
 equal-size training and holdout samples, so the two shares compare like with like.
+
+Whether matches mean copies is judged against what unseen real rows do (``train_matches``):
+the share of synthetic rows equal to some training row against the share of holdout rows equal
+to some training row, both against the same training rows. In a table of a few low-cardinality
+columns nearly every row matches by necessity, for the holdout as much as for the synthetic
+data; only a synthetic share credibly above the holdout's means memorised rows.
+
+Every share comes with a 95% interval (see ``intervals``): Wilson intervals for the match
+shares, Newcombe's for their difference and a cluster bootstrap for the DCR share.
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ import numpy as np
 
 from synthpipe.qa.bins import values_of
 from synthpipe.qa.encode import dimensions, encode, fit_encoders
-from synthpipe.qa.knn import nearest
+from synthpipe.qa.intervals import BOOTSTRAP_REPLICATES, newcombe, normal_interval, wilson
+from synthpipe.qa.knn import Neighbours, nearest, nearest_groups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +47,7 @@ HISTOGRAM_BINS = 30
 NO_HOLDOUT = "needs a holdout: pass holdout= to evaluate()"
 HOLDOUT_METRICS = (
     "dcr_share",
+    "dcr_share_interval",
     "dcr_share_all_columns",
     "dcr_share_columns",
     "dcr_holdout_mean",
@@ -58,11 +69,13 @@ def privacy(
     ``association`` (columns x columns, real data, in ``kinds`` order) drives the grouping of
     associated columns; without it only all columns together are compared.
     """
+    (interval_rng,) = rng.spawn(1)  # its own stream: the other metrics draw as they did
     size = min(len(train), len(holdout) if holdout is not None else len(train))
     size = min(size, MAX_REFERENCE_ROWS)
     trn = _sample(train, size, rng)
     hol = _sample(holdout, size, rng) if holdout is not None else None
     metrics = identical_matches(trn, synthetic, hol, kinds)
+    metrics |= train_matches(train, synthetic, holdout, kinds, interval_rng)
     if not kinds or len(synthetic) == 0 or size < 2:
         reason = "too few rows or no columns to measure distances"
         return metrics | _missing(("dcr_train_mean", "nndr_train", *HOLDOUT_METRICS), reason), {}
@@ -79,12 +92,17 @@ def privacy(
         found = _train_metrics(d_trn, x_syn, x_trn) | _missing(HOLDOUT_METRICS, NO_HOLDOUT)
         return metrics | found, _histograms(d_trn, None, None)
     x_hol = _unit(encode(hol, encoders))
-    d_trn, d_hol = _both(x_syn, x_trn, x_hol)
+    to_trn, to_hol = _both(x_syn, x_trn, x_hol)
+    d_trn, d_hol = to_trn.distance, to_hol.distance
     d_ref = nearest(x_hol[:MAX_REFERENCE_QUERIES], x_trn)
     share_all = dcr_share(d_trn[:, 0], d_hol[:, 0])
-    best, group = _group_shares(x_syn, x_trn, x_hol, encoders, association, rng)
+    best, group, group_neighbours = _group_shares(x_syn, x_trn, x_hol, encoders, association, rng)
+    share = max(share_all, best)
     return metrics | _train_metrics(d_trn, x_syn, x_trn) | {
-        "dcr_share": max(share_all, best),
+        "dcr_share": share,
+        "dcr_share_interval": dcr_share_interval(
+            [(to_trn, to_hol), *group_neighbours], share, interval_rng
+        ),
         "dcr_share_all_columns": share_all,
         "dcr_share_columns": group if best > share_all else None,
         "dcr_holdout_mean": float(d_hol[:, 0].mean()),
@@ -116,15 +134,107 @@ def identical_matches(
     holdout: pd.DataFrame | None,
     kinds: dict[str, str],
 ) -> dict:
-    """Shares of synthetic rows that equal some training row, and some holdout row."""
+    """Shares of synthetic rows that equal some training row, and some holdout row.
+
+    Each share has a Wilson interval over the synthetic rows (``*_interval``).
+    """
+    names = ("identical_match_share_train", "identical_match_share_holdout")
     if not kinds or len(synthetic) == 0:
-        return {"identical_match_share_train": None, "identical_match_share_holdout": None}
+        return dict.fromkeys([n for name in names for n in (name, f"{name}_interval")])
     syn = row_hashes(synthetic, kinds)
-    share = {"identical_match_share_train": float(np.isin(syn, row_hashes(train, kinds)).mean())}
-    share["identical_match_share_holdout"] = (
-        float(np.isin(syn, row_hashes(holdout, kinds)).mean()) if holdout is not None else None
-    )
-    return share
+    found = {}
+    for name, reference in zip(names, (train, holdout), strict=True):
+        matches = (
+            int(np.isin(syn, row_hashes(reference, kinds)).sum()) if reference is not None else None
+        )
+        found[name] = None if matches is None else matches / len(syn)
+        found[f"{name}_interval"] = None if matches is None else wilson(matches, len(syn))
+    return found
+
+
+def train_matches(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    kinds: dict[str, str],
+    rng: np.random.Generator,
+) -> dict:
+    """Synthetic rows that equal a training row, against holdout rows that do.
+
+    Both are compared with the same training rows (all of them, or ``MAX_REFERENCE_ROWS``
+    sampled), so the holdout's share is what real rows the generator never saw reach: the
+    matches that the table's values make unavoidable. ``train_match_excess`` is the synthetic
+    share minus the holdout's, with Newcombe's interval; credibly above zero means copies.
+    """
+    names = [
+        f"train_match_{what}{suffix}"
+        for what in ("share_synthetic", "share_holdout", "excess")
+        for suffix in ("", "_interval")
+    ]
+    found = dict.fromkeys(names)
+    if not kinds or len(synthetic) == 0:
+        return found
+    reference = row_hashes(_sample(train, MAX_REFERENCE_ROWS, rng), kinds)
+    n_syn = len(synthetic)
+    k_syn = int(np.isin(row_hashes(synthetic, kinds), reference).sum())
+    found["train_match_share_synthetic"] = k_syn / n_syn
+    found["train_match_share_synthetic_interval"] = wilson(k_syn, n_syn)
+    if holdout is None or len(holdout) == 0:
+        return found
+    n_hol = len(holdout)
+    k_hol = int(np.isin(row_hashes(holdout, kinds), reference).sum())
+    return found | {
+        "train_match_share_holdout": k_hol / n_hol,
+        "train_match_share_holdout_interval": wilson(k_hol, n_hol),
+        "train_match_excess": k_syn / n_syn - k_hol / n_hol,
+        "train_match_excess_interval": newcombe(k_syn, n_syn, k_hol, n_hol),
+    }
+
+
+def dcr_share_interval(
+    candidates: list[tuple[Neighbours, Neighbours]],
+    share: float,
+    rng: np.random.Generator,
+    replicates: int = BOOTSTRAP_REPLICATES,
+) -> list[float] | None:
+    """95% interval of the DCR share (the largest over ``candidates``) by a cluster bootstrap.
+
+    Each candidate is (nearest training row, nearest holdout row) of every synthetic row, on
+    all columns or one group of columns. A synthetic row belongs to the cluster of its nearest
+    reference row (training when nearer to training, holdout when nearer to holdout, both
+    halves on a tie). A replicate draws Poisson(1) weights for the training and holdout rows,
+    and each cluster comes with its synthetic rows, weighted by its reference row's weight
+    (relative to the copies of that row). With many reference rows every cluster holds about
+    one synthetic row and this is the plain bootstrap of synthetic rows; with a handful of
+    holdout rows the share rests on a handful of clusters, and the interval says so.
+    """
+    first_trn, first_hol = candidates[0]
+    w_trn = rng.poisson(1.0, (replicates, len(first_trn.ref_group)))
+    w_hol = rng.poisson(1.0, (replicates, len(first_hol.ref_group)))
+    shares = np.full((len(candidates), replicates), np.nan)
+    for c, (to_trn, to_hol) in enumerate(candidates):
+        d_trn, d_hol = to_trn.distance[:, 0], to_hol.distance[:, 0]
+        score = np.where(d_trn < d_hol, 1.0, np.where(d_trn == d_hol, 0.5, 0.0))
+        at_trn = _group_weights(w_trn, to_trn.ref_group)[:, to_trn.group]
+        at_hol = _group_weights(w_hol, to_hol.ref_group)[:, to_hol.group]
+        cluster = np.where(
+            score == 1.0, at_trn, np.where(score == 0.0, at_hol, (at_trn + at_hol) / 2)
+        )
+        weight = cluster
+        total = weight.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares[c] = np.where(total > 0, (weight * score).sum(axis=1) / total, np.nan)
+    best = np.nanmax(shares, axis=0) if np.isfinite(shares).any() else shares[0]
+    best = best[np.isfinite(best)]
+    return normal_interval(share, float(best.std(ddof=1)) if len(best) > 1 else None)
+
+
+def _group_weights(weights: np.ndarray, ref_group: np.ndarray) -> np.ndarray:
+    """Per replicate, each distinct reference row's weight relative to its number of copies."""
+    replicates, groups = len(weights), int(ref_group.max()) + 1
+    flat = (ref_group[None, :] + groups * np.arange(replicates)[:, None]).ravel()
+    sums = np.bincount(flat, weights=weights.ravel(), minlength=replicates * groups)
+    return sums.reshape(replicates, groups) / np.bincount(ref_group, minlength=groups)
 
 
 def row_hashes(frame: pd.DataFrame, kinds: dict[str, str]) -> np.ndarray:
@@ -141,20 +251,23 @@ def row_hashes(frame: pd.DataFrame, kinds: dict[str, str]) -> np.ndarray:
     return combined
 
 
-def _group_shares(x_syn, x_trn, x_hol, encoders, association, rng) -> tuple[float, list[str]]:
+def _group_shares(x_syn, x_trn, x_hol, encoders, association, rng) -> tuple:
+    """The highest DCR share over groups of associated columns, its columns and the nearest
+    rows of every group (for the interval)."""
     names = [e.name for e in encoders]
     blocks = dimensions(encoders)
     if x_syn.shape[1] <= 10 or len(names) < 3:
-        return 0.0, []
+        return 0.0, [], []
     queries = x_syn
-    best, best_group = 0.0, []
+    best, best_group, neighbours = 0.0, [], []
     for group in _column_groups(len(names), association, rng):
         dims = [d for j in group for d in blocks[j]]
         to_train, to_holdout = _both(queries[:, dims], x_trn[:, dims], x_hol[:, dims])
-        share = dcr_share(to_train[:, 0], to_holdout[:, 0])
+        neighbours.append((to_train, to_holdout))
+        share = dcr_share(to_train.distance[:, 0], to_holdout.distance[:, 0])
         if share > best:
             best, best_group = share, [names[j] for j in group]
-    return best, best_group
+    return best, best_group, neighbours
 
 
 def _column_groups(n: int, association: np.ndarray | None, rng) -> list[list[int]]:
@@ -178,15 +291,15 @@ def _associated_groups(association: np.ndarray, rng) -> list[list[int]]:
 
 
 def _both(queries: np.ndarray, x_trn: np.ndarray, x_hol: np.ndarray):
-    """Nearest distances to training and to holdout rows, computed side by side.
+    """Nearest training and nearest holdout rows, searched side by side.
 
     numpy releases the GIL in the products, so two threads use two cores.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:
-        to_holdout = pool.submit(nearest, queries, x_hol)
-        return nearest(queries, x_trn), to_holdout.result()
+        to_holdout = pool.submit(nearest_groups, queries, x_hol)
+        return nearest_groups(queries, x_trn), to_holdout.result()
 
 
 def _nndr(distances: np.ndarray) -> float:

@@ -3,6 +3,7 @@
 A gradient-boosted classifier (sklearn's HistGradientBoostingClassifier, categoricals handled
 natively) is cross-validated on equal-size samples of training and synthetic rows. Its mean
 ROC AUC is 0.5 when the two are indistinguishable and 1.0 when every row gives itself away.
+Its 95% interval uses Hanley & McNeil's standard error for that many rows of each.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthpipe.qa.bins import CATEGORICAL, values_of
+from synthpipe.qa.intervals import auc_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,6 +22,19 @@ MAX_ROWS = 10_000  # per side
 FOLDS = 3
 # HistGradientBoosting accepts at most 255 bins; rarer categories share one code.
 MAX_CATEGORIES = 250
+
+
+def similarity(
+    train: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, str], rng: np.random.Generator
+) -> dict:
+    """``discriminator_auc`` with its 95% interval and the rows per side it was measured on."""
+    auc = discriminator_auc(train, synthetic, kinds, rng)
+    rows = min(len(train), len(synthetic), MAX_ROWS) if auc is not None else 0
+    return {
+        "discriminator_auc": auc,
+        "discriminator_auc_interval": auc_interval(auc, rows, rows),
+        "discriminator_rows": rows,
+    }
 
 
 def discriminator_auc(
