@@ -61,8 +61,7 @@ def _accept_global_flags(command: click.Command) -> None:
         if not taken & set(decls):
             command.params.append(
                 click.Option(
-                    decls,
-                    f"_global_{attr}",
+                    [*decls, f"_global_{attr}"],
                     is_flag=True,
                     expose_value=False,
                     callback=_set_global(attr),
@@ -344,6 +343,7 @@ def generators():
 @generators.command("list")
 @pass_ctx
 def generators_list(ctx):
+    """List generators, oldest first: id, name, status and kind."""
     from synthpipe import api
 
     records = api.list_generators(ctx.home)
@@ -364,6 +364,7 @@ def generators_list(ctx):
 @click.argument("generator")
 @pass_ctx
 def generators_show(ctx, generator):
+    """Show the record of GENERATOR (id, or name: the newest DONE one)."""
     from synthpipe import api
 
     record = api.get_generator(generator, ctx.home)
@@ -441,6 +442,7 @@ def datasets():
 @datasets.command("list")
 @pass_ctx
 def datasets_list(ctx):
+    """List datasets, oldest first: id, name, status and rows per table."""
     from synthpipe import api
 
     records = api.list_datasets(ctx.home)
@@ -462,6 +464,7 @@ def datasets_list(ctx):
 @click.argument("dataset")
 @pass_ctx
 def datasets_show(ctx, dataset):
+    """Show the record of DATASET (id, or name: the newest DONE one)."""
     from synthpipe import api
 
     data = api.get_dataset(dataset, ctx.home).model_dump(mode="json")

@@ -63,6 +63,7 @@ def test_debug_after_the_verb_shows_the_traceback(home):
 def test_sub_command_help_lists_the_global_flags():
     out = invoke("datasets", "list", "--help").output
     assert "--json" in out and "--quiet" in out and "--debug" in out
+    assert "_global" not in out and "[default:" not in out
 
 
 def test_validate_keeps_its_own_json_flag():
