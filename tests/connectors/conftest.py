@@ -56,7 +56,8 @@ class Backend:
         return self.query(f"SELECT COUNT(*) FROM {self.qualified(table)}")[0][0]
 
     def stage_tables(self) -> list[str]:
-        return [t for t in self.connector.tables(self.location) if t.startswith("_sp_")]
+        # _all_tables: tables() hides the staging names this looks for.
+        return [t for t in self.connector._all_tables(self.location) if t.startswith("_sp_")]
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------

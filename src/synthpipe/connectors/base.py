@@ -8,9 +8,10 @@ what it cannot do.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -54,6 +55,15 @@ class Connector:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({describe(self.config)})"
+
+    def secret_values(self) -> list[str]:
+        """Every secret the settings hold (see ``secrets_of``), to scrub from messages."""
+        return secrets_of(self.config)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret of the settings, and any credential in a URL or DSN,
+        replaced by ``***``: the one policy for errors, logs and reprs."""
+        return mask_text(text, self.secret_values())
 
     def _unsupported(self, what: str):
         return NotImplementedError(f"connector '{self.kind}' does not support {what}")
@@ -131,11 +141,54 @@ class Connector:
         self.close()
 
 
+# Setting or parameter names whose values are secrets wherever they appear (dict keys too).
+SECRET_NAME = re.compile(r"pass|secret|token|credential|private|api_?key", re.IGNORECASE)
+# A password inside a URL (scheme://user:PW@host) or an Oracle-style DSN (user/PW@host).
+_URL_CREDENTIAL = re.compile(r"(://[^/\s:@]*:)([^@\s]+)(@)")
+_DSN_CREDENTIAL = re.compile(r"(?<![^\s'\"(=])([^/\s@:'\"]+/)([^@\s'\"]+)(@)")
+
+
+def _masked(name: str, value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "***" if value.get_secret_value() else ""
+    if isinstance(value, dict):
+        return {k: _masked(str(k), v) for k, v in value.items()}
+    if isinstance(value, str):
+        return "***" if value and SECRET_NAME.search(name) else mask_text(value, [])
+    return value
+
+
 def describe(config: BaseModel) -> str:
-    """A one-line view of a config with every secret masked."""
-    parts = []
-    for name, value in config:
+    """A one-line view of a config with every secret masked: ``SecretStr`` fields, values under
+    secret-looking names (also inside dicts such as ``params``), credentials in URLs or DSNs."""
+    return ", ".join(f"{name}={_masked(name, value)!r}" for name, value in config)
+
+
+def secrets_of(config: BaseModel) -> list[str]:
+    """The secret values a config holds: ``SecretStr`` fields, values under secret-looking names
+    (also inside dict fields) and passwords embedded in URLs or DSNs."""
+    found: list[str] = []
+
+    def visit(name: str, value: Any) -> None:
         if isinstance(value, SecretStr):
-            value = "***" if value.get_secret_value() else ""
-        parts.append(f"{name}={value!r}")
-    return ", ".join(parts)
+            found.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(str(key), item)
+        elif isinstance(value, str):
+            if SECRET_NAME.search(name):
+                found.append(value)
+            for pattern in (_URL_CREDENTIAL, _DSN_CREDENTIAL):
+                found.extend(m[2] for m in pattern.finditer(value))
+
+    for name, value in config:
+        visit(name, value)
+    return [s for s in found if s]
+
+
+def mask_text(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with each secret, and any password inside a URL or DSN, replaced by ``***``."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _URL_CREDENTIAL.sub(r"\1***\3", text)
+    return _DSN_CREDENTIAL.sub(r"\1***\3", text)

@@ -7,6 +7,10 @@ bulk path. DuckDB forbids dropping or renaming a table that a foreign key refere
 the server databases the replaced tables are dropped (children first) at the start of the
 transaction and each staging table is renamed right after it is loaded; nobody outside the
 transaction sees the gap.
+
+DuckDB lets one process at a time open a file for writing, and no other process open it at all
+meanwhile (not even read-only). Opening a file another process holds is retried for up to
+``lock_timeout`` seconds (default 30), then fails naming the file and the setting.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from synthpipe.connectors.base import Batches, ConnectorConfig
-from synthpipe.connectors.sql import Dialect, SQLConnector, Target, references
+from synthpipe.connectors.base import Batches
+from synthpipe.connectors.sql import Dialect, SQLConfig, SQLConnector, Target, _Log, references
 from synthpipe.errors import ConnectorError, NotFoundError
 from synthpipe.hookspecs import hookimpl
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
@@ -34,6 +39,7 @@ class DuckDBDialect(Dialect):
 
     name = "duckdb"
     max_identifier = 255
+    placeholder = "?"
     types = {
         **Dialect.types,
         LogicalType.FLOAT: "DOUBLE",
@@ -43,7 +49,7 @@ class DuckDBDialect(Dialect):
     catalog_types = [(r"^(varchar|text|string)", LogicalType.STRING), *Dialect.catalog_types]
 
 
-class DuckDBConfig(ConnectorConfig):
+class DuckDBConfig(SQLConfig):
     """Where the DuckDB database lives and how to open it."""
 
     # Database file; ":memory:" for a private in-memory database (gone when the connector is).
@@ -60,20 +66,16 @@ class DuckDBConnector(SQLConnector):
     dialect = DuckDBDialect()
     secret_fields = ()
 
+    label = "DuckDB"
+
     def __init__(self, config: DuckDBConfig | dict | None = None, **options):
         super().__init__(config, **options)
-        self._con: duckdb.DuckDBPyConnection | None = None
         # Arrow sources an aborted transaction would not let go of until its rollback.
         self._leftover_sources: list[str] = []
 
-    @property
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """The open DuckDB connection (opened on first use)."""
-        if self._con is None:
-            self._con = self._connect()
-        return self._con
-
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the database, retrying for up to ``lock_timeout`` s while another process
+        holds the file."""
         import duckdb
 
         path = self.config.path
@@ -81,19 +83,27 @@ class DuckDBConnector(SQLConnector):
             path = str(Path(path).expanduser())
             if not self.config.read_only:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return duckdb.connect(path, read_only=self.config.read_only)
-        except duckdb.Error as exc:
-            raise ConnectorError(
-                f"cannot open DuckDB database '{path}': {exc}; check the connector's path "
-                "setting (and read_only for a file another process is writing)"
-            ) from exc
-
-    def close(self) -> None:
-        """Close the connection; a ``:memory:`` database is gone afterwards."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        deadline, pause = time.monotonic() + self.lock_timeout, 0.05
+        while True:
+            try:
+                return duckdb.connect(path, read_only=self.config.read_only)
+            except duckdb.Error as exc:
+                locked = "lock" in str(exc).lower()
+                if locked and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+                    continue
+                if locked:
+                    raise ConnectorError(
+                        f"DuckDB database '{path}' is held by another process (DuckDB lets "
+                        "only one process open a file that is written, even to read it); "
+                        f"waited lock_timeout = {self.lock_timeout:g} s. Close that process's "
+                        f"connection, or raise the destination's lock_timeout ({exc})"
+                    ) from exc
+                raise ConnectorError(
+                    f"cannot open DuckDB database '{path}': {exc}; check the connector's path "
+                    "setting (and read_only for a file another process is writing)"
+                ) from exc
 
     @property
     def default_location(self) -> str:
@@ -160,12 +170,15 @@ class DuckDBConnector(SQLConnector):
         data: list[Batches],
         location: str | None,
         create_constraints: bool,
+        record: _Log | None = None,
     ) -> list[int]:
         """One transaction: drop the replaced tables, then create, load and rename each stage."""
         tables = {t.final: t.table for t in targets}
         with self._transaction():
             if location:  # a new schema is part of the delivery (and rolled back with it)
                 self._execute(f"CREATE SCHEMA IF NOT EXISTS {self.dialect.quote(location)}")
+            if record is not None:
+                self._prepare_log(location, record)
             for target in reversed(targets):
                 if target.stage and target.existed:
                     self._execute(f"DROP TABLE {self.dialect.qualify(location, target.final)}")
@@ -173,6 +186,8 @@ class DuckDBConnector(SQLConnector):
             for target, batches in zip(targets, data, strict=True):
                 refs = references(target.table, tables) if create_constraints else []
                 rows.append(self._stage_and_load(target, batches, location, refs))
+            if record is not None:
+                self._record(targets, rows, location, record)
         return rows
 
     def _stage_and_load(
@@ -189,6 +204,9 @@ class DuckDBConnector(SQLConnector):
         the transaction commits it is as invisible to other connections as a staging table.
         """
         q = self.dialect
+        if target.create:  # an append creating its table
+            parents = [(fk, q.qualify(location, parent)) for fk, parent in refs]
+            self._execute(q.create_table(q.qualify(location, target.final), target.table, parents))
         if target.stage is None:
             return self._load(q.qualify(location, target.final), target.table, data)
         name = target.final if refs else target.stage
@@ -212,7 +230,7 @@ class DuckDBConnector(SQLConnector):
         )
         return [r[0] for r in rows]
 
-    def tables(self, location: str | None = None) -> list[str]:
+    def _all_tables(self, location: str | None = None) -> list[str]:
         """Tables and views of a schema (``main`` by default), by name."""
         rows = self._execute(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = "

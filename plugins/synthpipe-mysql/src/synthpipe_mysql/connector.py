@@ -1,11 +1,20 @@
 """MariaDB and MySQL as source and destination, through PyMySQL.
 
-DDL commits on its own here, so an overwrite cannot be one transaction. The shared SQL base
-creates the staging tables, loads them in one transaction and commits; then one ``RENAME TABLE``
-statement, which the server applies atomically to every table it names, moves the old tables
-aside and the staging tables in, and the old tables are dropped. A reader sees the old tables
-or the new ones. Rows go in with ``LOAD DATA LOCAL INFILE`` from a temporary tab-separated
-file that Arrow builds in C, or, where the server forbids local files, as multi-row INSERTs.
+DDL commits on its own here, so the shared SQL delivery core (``synthpipe.connectors.sql``)
+works around it. Deliveries to one database are serialized by ``GET_LOCK``. An overwrite of
+tables whose columns are unchanged deletes the old rows and loads the new ones into the same
+tables in one InnoDB transaction: readers at every isolation level see the old rows until the
+COMMIT and the new ones after it (a REPEATABLE READ snapshot never meets a changed table
+definition, which would fail it with error 1412), and the locks of readers never block it
+(the cost: deleting the old rows, which InnoDB does row by row). Where columns change, the
+new tables are loaded into staging tables and committed, then one ``RENAME TABLE`` statement
+moves the old tables aside and the new ones in atomically, and the old tables are dropped;
+a REPEATABLE READ transaction that read a replaced table before the swap then gets error 1412
+on its next read of it. Every wait for a lock is bounded by ``lock_timeout``
+(``lock_wait_timeout`` and ``innodb_lock_wait_timeout`` of the session), and the error names
+the sessions in the way. Rows go in with ``LOAD DATA LOCAL INFILE`` from a temporary
+tab-separated file that Arrow builds in C, or, where the server forbids local files, as
+multi-row INSERTs.
 """
 
 from __future__ import annotations
@@ -21,8 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from synthpipe.connectors.base import Batches, ConnectorConfig
-from synthpipe.connectors.sql import Dialect, SQLConnector, Target, scrub
+from synthpipe.connectors.base import Batches
+from synthpipe.connectors.sql import Dialect, LockTimeoutError, SQLConfig, SQLConnector, Target
 from synthpipe.errors import ConnectorError
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
 
@@ -41,6 +50,7 @@ class MySQLDialect(Dialect):
     name = "mysql"
     quote_char = "`"
     max_identifier = 64
+    identifier_bytes = False  # MySQL counts characters
     types = {
         **Dialect.types,
         LogicalType.FLOAT: "DOUBLE",
@@ -59,7 +69,7 @@ class MySQLDialect(Dialect):
     ]
 
 
-class MySQLConfig(ConnectorConfig):
+class MySQLConfig(SQLConfig):
     """How to reach the server; the password falls back to the MYSQL_PWD environment variable."""
 
     host: str = "localhost"
@@ -87,22 +97,18 @@ class MySQLConnector(SQLConnector):
     transactional_ddl = False
     secret_fields = ("password",)
 
-    def __init__(self, config: MySQLConfig | dict | None = None, **options):
-        super().__init__(config, **options)
-        self._con: pymysql.Connection | None = None
+    overwrite_in_place = True
+    label = "MySQL"
 
     # -- connections -----------------------------------------------------------------------
-    @property
-    def connection(self) -> pymysql.Connection:
-        """The open connection (opened on first use, reopened after it dropped)."""
-        if self._con is None or not self._con.open:
-            self._con = self._connect()
-        return self._con
+    def _healthy(self, con: pymysql.Connection) -> bool:
+        return con.open
 
     def _connect(self, **extra: Any) -> pymysql.Connection:
         import pymysql
 
         c = self.config
+        wait = max(1, round(self.lock_timeout))
         try:
             return pymysql.connect(
                 host=c.host,
@@ -115,6 +121,9 @@ class MySQLConnector(SQLConnector):
                 local_infile=c.bulk == "load_data",
                 connect_timeout=c.connect_timeout,
                 ssl=c.ssl,
+                init_command=(
+                    f"SET SESSION lock_wait_timeout = {wait}, innodb_lock_wait_timeout = {wait}"
+                ),
                 **extra,
             )
         except pymysql.MySQLError as exc:
@@ -125,18 +134,13 @@ class MySQLConnector(SQLConnector):
             return self.config.password.get_secret_value()
         return os.environ.get("MYSQL_PWD")
 
-    def _error(self, exc: Exception, doing: str = "error from") -> ConnectorError:
-        """A ConnectorError naming the server, with the password scrubbed from the driver text."""
-        c = self.config
-        text = scrub(str(exc), [self._password()])
-        return ConnectorError(f"MySQL {doing} {c.host}:{c.port}/{c.database or ''}: {text}")
+    def secret_values(self) -> list[str]:
+        """The settings' secrets and the password taken from MYSQL_PWD."""
+        return [*super().secret_values(), self._password() or ""]
 
-    def close(self) -> None:
-        """Close the connection."""
-        if self._con is not None:
-            with contextlib.suppress(Exception):
-                self._con.close()
-            self._con = None
+    def _where(self) -> str:
+        c = self.config
+        return f"{c.host}:{c.port}/{c.database or ''}"
 
     @property
     def default_location(self) -> str | None:
@@ -153,7 +157,51 @@ class MySQLConnector(SQLConnector):
                 cursor.execute(sql, params)
                 return list(cursor.fetchall()) if cursor.description else []
         except pymysql.MySQLError as exc:
+            if exc.args and exc.args[0] == 1205:  # lock wait timeout exceeded
+                raise self._lock_error(str(exc)) from None
             raise self._error(exc) from None
+
+    def _lock_error(
+        self, detail: str, holder: int | None = None, location: str | None = None
+    ) -> LockTimeoutError:
+        """The lock wait that timed out, naming the sessions that may hold the lock."""
+        try:
+            con = self._connect()
+            try:
+                with con.cursor() as cursor:
+                    mine = self._con.thread_id() if self._con is not None else 0
+                    where = self.config.database if location is None else location
+                    cursor.execute(_BLOCKERS_SQL, [holder, holder, where, mine])
+                    rows = cursor.fetchall()
+            finally:
+                con.close()
+        except Exception:  # the timeout is the message; the names are a bonus
+            rows = []
+        sessions = "; ".join(
+            f"connection {pid} (user {user}@{host}, database {db}, {state or command} for "
+            f"{secs} s)"
+            for pid, user, host, db, command, state, secs in rows
+        )
+        return LockTimeoutError(
+            f"MySQL delivery to {self._where()} waited lock_timeout = {self.lock_timeout:g} s "
+            f"for a lock and gave up; nothing was changed. Held by: {sessions or 'unknown'}; "
+            "commit or end that session (KILL <connection>), or raise the destination's "
+            f"lock_timeout ({self.mask(detail)})"
+        )
+
+    @contextlib.contextmanager
+    def _delivery_lock(self, location: str | None) -> Iterator[None]:
+        """``GET_LOCK`` on the database's name: one delivery at a time per database."""
+        name = f"synthpipe:{self._schema_of(location)}"[:64]
+        got = self._execute("SELECT GET_LOCK(%s, %s)", [name, self.lock_timeout])
+        if not got or got[0][0] != 1:
+            holder = self._execute("SELECT IS_USED_LOCK(%s)", [name])[0][0]
+            raise self._lock_error(f"GET_LOCK('{name}') timed out", holder, location)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self._execute("SELECT RELEASE_LOCK(%s)", [name])
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -319,7 +367,7 @@ class MySQLConnector(SQLConnector):
         rows = self._execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1")
         return [r[0] for r in rows if r[0] not in SYSTEM_SCHEMAS and r[0].startswith(prefix)]
 
-    def tables(self, location: str | None = None) -> list[str]:
+    def _all_tables(self, location: str | None = None) -> list[str]:
         """Tables and views of a database, by name."""
         rows = self._execute(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
@@ -388,6 +436,19 @@ class MySQLConnector(SQLConnector):
             [self._schema_of(location), table],
         )
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+# Sessions that may hold what a delivery waits for: the delivery lock's holder, else those
+# with an open transaction, else the other sessions on a database.
+_BLOCKERS_SQL = """
+SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.STATE, p.TIME
+FROM information_schema.PROCESSLIST p
+WHERE (p.ID = %s OR (%s IS NULL AND (p.DB = %s OR p.ID IN (
+        SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX))))
+  AND p.ID <> %s AND p.ID <> CONNECTION_ID()
+ORDER BY p.ID IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX) DESC,
+         p.TIME DESC LIMIT 5
+"""
 
 
 class MariaDBConnector(MySQLConnector):

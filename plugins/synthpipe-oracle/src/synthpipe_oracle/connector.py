@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
-from synthpipe.connectors.base import Batches, ConnectorConfig
-from synthpipe.connectors.sql import Dialect, SQLConnector, Target, scrub
+from synthpipe.connectors.base import Batches
+from synthpipe.connectors.sql import Dialect, SQLConfig, SQLConnector, Target
 from synthpipe.errors import ConnectorError
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
 
@@ -38,6 +38,7 @@ class OracleDialect(Dialect):
 
     name = "oracle"
     max_identifier = 128  # Oracle 12.2 and later
+    placeholder = ":{n}"
     types = {
         LogicalType.INTEGER: "NUMBER(19)",
         LogicalType.FLOAT: "BINARY_DOUBLE",
@@ -79,7 +80,7 @@ class OracleDialect(Dialect):
         return Column(name=name, type=self.logical_type(data_type), nullable=nullable)
 
 
-class OracleConfig(ConnectorConfig):
+class OracleConfig(SQLConfig):
     """How to reach the database (thin mode: no Oracle Client libraries needed)."""
 
     # Easy Connect string ("host:1521/service") or a tnsnames alias (with config_dir).
@@ -105,17 +106,11 @@ class OracleConnector(SQLConnector):
     transactional_ddl = False
     secret_fields = ("password",)
 
-    def __init__(self, config: OracleConfig | dict | None = None, **options):
-        super().__init__(config, **options)
-        self._con: oracledb.Connection | None = None
+    label = "Oracle"
 
     # -- connections -----------------------------------------------------------------------
-    @property
-    def connection(self) -> oracledb.Connection:
-        """The open connection (opened on first use, reopened after it dropped)."""
-        if self._con is None or not self._con.is_healthy():
-            self._con = self._connect()
-        return self._con
+    def _healthy(self, con: oracledb.Connection) -> bool:
+        return con.is_healthy()
 
     def _connect(self) -> oracledb.Connection:
         import oracledb
@@ -134,18 +129,8 @@ class OracleConnector(SQLConnector):
         except oracledb.Error as exc:
             raise self._error(exc, "cannot connect to") from None
 
-    def _error(self, exc: Exception, doing: str = "error from") -> ConnectorError:
-        """A ConnectorError naming the database, with the password scrubbed from the text."""
-        c = self.config
-        secret = c.password.get_secret_value() if c.password else None
-        return ConnectorError(f"Oracle {doing} {c.dsn}: {scrub(str(exc).strip(), [secret])}")
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._con is not None:
-            with contextlib.suppress(Exception):
-                self._con.close()
-            self._con = None
+    def _where(self) -> str:
+        return self.config.dsn  # masked by _error: a DSN may hold user/password@
 
     @property
     def default_location(self) -> str | None:
@@ -265,7 +250,7 @@ class OracleConnector(SQLConnector):
     def _drop_stages(self, targets: list[Target], location: str | None) -> None:
         """Drop the staging tables a failed delivery created (Oracle has no DROP IF EXISTS)."""
         with contextlib.suppress(Exception):
-            present = set(self.tables(location))
+            present = set(self._all_tables(location))
             for target in reversed(targets):
                 if target.stage in present:
                     self._execute(
@@ -280,7 +265,7 @@ class OracleConnector(SQLConnector):
         )
         return [r[0] for r in rows if r[0].startswith(prefix)]
 
-    def tables(self, location: str | None = None) -> list[str]:
+    def _all_tables(self, location: str | None = None) -> list[str]:
         """Tables and views of a schema, by name."""
         rows = self._execute(
             "SELECT table_name FROM all_tables WHERE owner = :1 AND dropped = 'NO' "

@@ -1,10 +1,15 @@
 """PostgreSQL as source and destination, through psycopg 3.
 
 Rows go in with ``COPY ... FROM STDIN (FORMAT csv)``, the CSV written by Arrow in C, which is
-PostgreSQL's bulk path. PostgreSQL's DDL is transactional, so the shared SQL base does a whole
-delivery in one transaction: staging tables are loaded, the old tables dropped and the staging
-tables renamed, then one COMMIT; a reader sees the old tables or the new ones. psycopg is
-imported only when a connection is opened.
+PostgreSQL's bulk path. The shared SQL delivery core (``synthpipe.connectors.sql``) does a whole
+delivery in one transaction under a session advisory lock on the schema. An overwrite of a table
+whose columns are unchanged deletes the old rows and COPYs the new ones into the same table, so
+readers at every isolation level (a REPEATABLE READ snapshot taken before the delivery too) see
+the old rows until the COMMIT and the new ones after it, and their locks never block it (the cost:
+the old rows stay as dead tuples until autovacuum removes them). A table whose columns change is
+swapped by drop and rename (the staging table's key renamed after the table), taking ACCESS
+EXCLUSIVE locks parents first. Every lock wait is bounded by ``lock_timeout``; on timeout the
+error names the sessions holding the lock. psycopg is imported only when a connection is opened.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import itertools
 import logging
 import re
 import secrets
+import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
-from synthpipe.connectors.base import Batches, ConnectorConfig
-from synthpipe.connectors.sql import Dialect, SQLConnector, Target, scrub
+from synthpipe.connectors.base import Batches
+from synthpipe.connectors.sql import Dialect, LockTimeoutError, SQLConfig, SQLConnector, Target
 from synthpipe.errors import ConnectorError
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
 
@@ -48,8 +54,15 @@ class PostgresDialect(Dialect):
         *Dialect.catalog_types,
     ]
 
+    def quote(self, name: str) -> str:
+        """The identifier quoted by psycopg (``psycopg.sql.Identifier``)."""
+        from psycopg import sql
 
-class PostgresConfig(ConnectorConfig):
+        super().quote(name)  # refuses empty names and NUL characters
+        return sql.Identifier(name).as_string(None)
+
+
+class PostgresConfig(SQLConfig):
     """How to reach the database; unset values fall back to libpq (PGHOST, PGPASSWORD, ...)."""
 
     # Server host name or socket directory.
@@ -76,23 +89,20 @@ class PostgresConnector(SQLConnector):
     dialect = PostgresDialect()
     secret_fields = ("password",)
 
-    def __init__(self, config: PostgresConfig | dict | None = None, **options):
-        super().__init__(config, **options)
-        self._con: psycopg.Connection | None = None
+    overwrite_in_place = True
+    label = "PostgreSQL"
 
     # -- connections -----------------------------------------------------------------------
-    @property
-    def connection(self) -> psycopg.Connection:
-        """The open connection (opened on first use, reopened after it broke)."""
-        if self._con is None or self._con.closed or self._con.broken:
-            self._con = self._connect()
-        return self._con
+    def _healthy(self, con: psycopg.Connection) -> bool:
+        return not (con.closed or con.broken)
 
     def _connect(self) -> psycopg.Connection:
         import psycopg
 
         try:
-            return psycopg.connect(autocommit=True, **self._connect_args())
+            con = psycopg.connect(autocommit=True, **self._connect_args())
+            con.execute(f"SET lock_timeout = {int(self.lock_timeout * 1000)}")
+            return con
         except psycopg.Error as exc:
             raise self._error(exc, "cannot connect to") from None
 
@@ -112,18 +122,9 @@ class PostgresConnector(SQLConnector):
             args["password"] = c.password.get_secret_value()
         return {k: v for k, v in args.items() if v is not None}
 
-    def _error(self, exc: Exception, doing: str = "error from") -> ConnectorError:
-        """A ConnectorError naming the server, with any secret scrubbed from the driver text."""
+    def _where(self) -> str:
         c = self.config
-        secret = c.password.get_secret_value() if c.password else None
-        where = f"{c.host or 'localhost'}:{c.port or 5432}/{c.database or ''}"
-        return ConnectorError(f"PostgreSQL {doing} {where}: {scrub(str(exc).strip(), [secret])}")
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        return f"{c.host or 'localhost'}:{c.port or 5432}/{c.database or ''}"
 
     @property
     def default_location(self) -> str:
@@ -138,6 +139,8 @@ class PostgresConnector(SQLConnector):
         try:
             cursor = self.connection.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
+        except psycopg.errors.LockNotAvailable as exc:
+            raise self._lock_error(exc) from None
         except psycopg.Error as exc:
             raise self._error(exc) from None
 
@@ -150,6 +153,40 @@ class PostgresConnector(SQLConnector):
                 yield
         except psycopg.Error as exc:
             raise self._error(exc) from None
+
+    def _lock_error(self, exc: Exception) -> LockTimeoutError:
+        """The lock wait that timed out, naming the sessions that hold locks in the way."""
+        me = self._con.info.backend_pid if self._con is not None else 0
+        try:
+            with self._connect() as con:
+                rows = con.execute(_BLOCKERS_SQL, [me]).fetchall()
+        except Exception:  # the timeout is the message; the names are a bonus
+            rows = []
+        sessions = "; ".join(
+            f"pid {pid} (user {user}, application '{app}', {state}, on {what})"
+            for pid, user, app, state, what in rows
+        )
+        return LockTimeoutError(
+            f"PostgreSQL delivery to {self._where()} waited lock_timeout = {self.lock_timeout:g} "
+            f"s for a lock and gave up; nothing was changed. Held by: {sessions or 'unknown'}; "
+            "end or commit that session (pg_terminate_backend(pid)), or raise the "
+            f"destination's lock_timeout ({self.mask(str(exc).strip())})"
+        )
+
+    @contextlib.contextmanager
+    def _delivery_lock(self, location: str | None) -> Iterator[None]:
+        """A session advisory lock on the schema: one delivery at a time per schema."""
+        key = _lock_key(location)
+        self._execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self._execute("SELECT pg_advisory_unlock(%s)", [key])
+
+    def _lock_for_swap(self, names: list[str], location: str | None) -> None:
+        tables = ", ".join(self.dialect.qualify(location, n) for n in names)
+        self._execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
 
     def _load(self, qualified: str, table: Table, data: Batches) -> int:
         """COPY the batches in as CSV written by Arrow; columns matched by name."""
@@ -236,7 +273,7 @@ class PostgresConnector(SQLConnector):
         )
         return [r[0] for r in rows]
 
-    def tables(self, location: str | None = None) -> list[str]:
+    def _all_tables(self, location: str | None = None) -> list[str]:
         """Tables and views of a schema, by name."""
         rows = self._execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -295,6 +332,25 @@ class PostgresConnector(SQLConnector):
             [location or self.default_location, table],
         )
         return int(rows[0][0]) if rows and rows[0][0] >= 0 else None
+
+
+def _lock_key(location: str | None) -> int:
+    """The advisory-lock key of deliveries to one schema (stable across processes)."""
+    return zlib.crc32(f"synthpipe-delivery:{location}".encode()) - 2**31
+
+
+# Sessions (other than the given pid) holding granted locks that a delivery may wait for.
+_BLOCKERS_SQL = """
+SELECT DISTINCT a.pid, a.usename, a.application_name, a.state,
+       CASE WHEN l.locktype = 'advisory' THEN 'the delivery lock'
+            ELSE COALESCE(l.relation::regclass::text, l.locktype) END
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND a.pid <> %s AND a.pid <> pg_backend_pid()
+  AND (l.locktype = 'advisory' OR (l.locktype = 'relation' AND l.database = (
+       SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.relation::regclass::text NOT LIKE 'pg\\_%%'))
+ORDER BY 1 LIMIT 5
+"""
 
 
 # Primary and foreign keys of one table with their columns in key order.
