@@ -15,6 +15,7 @@ Every function takes ``home`` (the artifact store root, default ``$SYNTHPIPE_HOM
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -219,12 +220,11 @@ def _deliver_one(
         engine.connect(delivery.destination) as connector,
         ensure_progress(progress).guard(),  # a step the failure interrupted ends FAILED
     ):
-        return connector.write_tables(
-            tables,
-            delivery.location,
-            WriteMode(delivery.mode),
-            create_constraints=delivery.create_constraints,
-        )
+        options = {"create_constraints": delivery.create_constraints}
+        if "dataset_id" in inspect.signature(connector.write_tables).parameters:
+            options["dataset_id"] = record.id  # a retried append of it is then a no-op
+        mode = WriteMode(delivery.mode)
+        return connector.write_tables(tables, delivery.location, mode, **options)
 
 
 def _delivered_table(table: Table) -> Table:

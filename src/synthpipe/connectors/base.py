@@ -117,12 +117,16 @@ class Connector:
         mode: WriteMode = WriteMode.FAIL,
         *,
         create_constraints: bool = False,
+        dataset_id: str | None = None,
     ) -> dict[str, int]:
         """Write several tables, parents first (the caller orders them).
 
         Mode ``fail`` checks every target before writing any, so nothing is written when one
         exists. ``create_constraints`` asks backends with constraints to create primary and
-        foreign keys on new tables. Connectors with multi-table transactions override this.
+        foreign keys on new tables. ``dataset_id`` names the dataset delivered, so a connector
+        can make a repeated append of it a no-op (the SQL connectors record it in
+        ``_synthpipe_deliveries``); this default ignores it. Connectors with multi-table
+        transactions override this.
         """
         mode = WriteMode(mode)
         if mode is WriteMode.FAIL:
