@@ -337,7 +337,7 @@ def train(
 
         learned = learned_config(config)
         tables = {t.name: train_data[t.name].select(t.column_names) for t in learned.tables}
-        state = generator.fit(TrainingData(config=learned, tables=tables), progress)
+        state = generator.fit(TrainingData(config=learned, tables=tables, whole=data), progress)
         record.timings["train"] = time.perf_counter() - timer
         store.save_state(record.id, state)
     return record

@@ -382,3 +382,66 @@ def test_a_holdout_split_keeps_the_children_of_kept_parents_by_their_whole_key(s
         assert orphan_share(part["appearances"], key, part["contestants"], key) == 0.0
     total = train["appearances"].num_rows + holdout["appearances"].num_rows
     assert total == real["appearances"].num_rows
+
+
+def test_references_to_held_out_rows_are_not_learned_as_orphans(tmp_path):
+    """Through the engine, with a holdout split: a plain foreign key across the root's rows
+    points at held-out parents in the training rows; the real data has no orphan, nor must
+    the synthetic data."""
+    import pyarrow.parquet as pq
+
+    import synthpipe
+    from synthpipe.engine import read_dataset
+    from synthpipe.store import Store
+
+    rng = np.random.default_rng(6)
+    parts = pa.table({"partkey": np.arange(1, 201), "brand": rng.choice(list("ABC"), 200)})
+    pairs = [(p, s) for p in range(1, 201) for s in (1, 2, 3)]
+    partsupp = pa.table(
+        {
+            "partkey": [p for p, _ in pairs],
+            "suppkey": [s for _, s in pairs],
+            "cost": rng.random(600),
+        }
+    )
+    n = 3000
+    pick = rng.integers(0, len(pairs), n)
+    lines = pa.table(
+        {
+            "line_id": np.arange(n),
+            "partkey": rng.integers(1, 201, n),  # the part a line belongs to
+            "other_part": [pairs[i][0] for i in pick],  # a part-supplier of any part
+            "other_supp": [pairs[i][1] for i in pick],
+        }
+    )
+    source = tmp_path / "source"
+    source.mkdir()
+    for name, arrow in {"parts": parts, "partsupp": partsupp, "lines": lines}.items():
+        pq.write_table(arrow, source / f"{name}.parquet")
+    context = {"column": "partkey", "referenced_table": "parts", "is_context": True}
+    record = synthpipe.train(
+        source={"connector": "files", "options": {"path": str(source)}},
+        tables=[
+            {"name": "parts", "primary_key": "partkey"},
+            {"name": "partsupp", "primary_key": ["partkey", "suppkey"], "foreign_keys": [context]},
+            {
+                "name": "lines",
+                "primary_key": "line_id",
+                "foreign_keys": [
+                    context,
+                    {
+                        "column": ["other_part", "other_supp"],
+                        "referenced_table": "partsupp",
+                        "referenced_column": ["partkey", "suppkey"],
+                    },
+                ],
+            },
+        ],
+        holdout=0.3,
+        home=tmp_path,
+    )
+    dataset = synthpipe.generate(record.id, seed=1, home=tmp_path)
+    made = {n: read_dataset(Store(tmp_path), dataset.id, n) for n in ("partsupp", "lines")}
+    refs = ["other_part", "other_supp"]
+    assert made["lines"]["other_part"].null_count == 0
+    assert orphan_share(made["lines"], refs, made["partsupp"], ["partkey", "suppkey"]) == 0.0

@@ -26,6 +26,9 @@ class TrainingData:
 
     config: GeneratorConfig
     tables: dict[str, pa.Table]
+    # The tables before the holdout split, when there was one: a reference to a held-out row
+    # is then no dangling reference (the real data has no orphan there).
+    whole: dict[str, pa.Table] | None = None
 
 
 @dataclass

@@ -54,7 +54,8 @@ def fit_dataset(data: TrainingData, progress: Progress) -> FittedState:
 
         raise ConfigError(problems)
     raw = data.tables
-    data = TrainingData(config, relational.prepare(raw))  # string views, dictionaries: values
+    # string views, dictionaries and binary as their values
+    data = TrainingData(config, relational.prepare(raw), whole=data.whole)
     state = FittedState(meta={"tables": {}, "order": []})
     fitted: dict[str, Fitted] = {}
     for index, table in enumerate(config.generation_order()):

@@ -145,7 +145,9 @@ def lookup_index(child: pa.Table, fk: ForeignKey, lookup: pa.Table, config: Gene
     orphans = _orphans(child_key, dangling, parent_cols)
     if len(dangling):
         codes, _ = match_rows(child_key.take(pa.array(dangling)), _renamed(orphans, child_key))
-        rows[dangling] = np.where(codes >= 0, lookup.num_rows + codes, -1)
+        # beyond the MAX_ORPHANS most frequent dangling tuples: one of those kept
+        codes = np.where(codes >= 0, codes, np.arange(len(codes)) % orphans.num_rows)
+        rows[dangling] = lookup.num_rows + codes
     values = pa.array(rows, pa.int64(), mask=rows < 0)
     return values, orphans
 
@@ -177,13 +179,18 @@ class Degrees:
     orphans: pa.Table | None = None  # distinct dangling training tuples
 
     @classmethod
-    def fit(cls, child_keys, parent_keys) -> Degrees:
+    def fit(cls, child_keys, parent_keys, whole_keys=None) -> Degrees:
+        """The degrees of ``child_keys`` into ``parent_keys``; with ``whole_keys`` (the parent
+        before a holdout split) a reference to a held-out parent row is no orphan."""
         child_keys, parent_keys = as_key(child_keys), as_key(parent_keys)
         rows, null = match_rows(child_keys, parent_keys)
         degree = children_per_parent(rows, parent_keys.num_rows)
         values, weights = np.unique(degree, return_counts=True)
         n = len(rows)
         dangling = np.flatnonzero((rows < 0) & ~null)
+        if whole_keys is not None and len(dangling):
+            elsewhere, _ = match_rows(child_keys.take(pa.array(dangling)), as_key(whole_keys))
+            dangling = dangling[elsewhere < 0]
         orphans = _orphans(child_keys, dangling, parent_keys.column_names)
         return cls(
             values.astype(np.int64),
@@ -356,7 +363,9 @@ def fit_references(table: Table, arrow: pa.Table, config: GeneratorConfig, data,
             continue
         parent_cols = referenced_columns(fk, config)
         parent = key_of(data.tables[fk.referenced_table], parent_cols)
-        degrees = Degrees.fit(key_of(arrow, fk.columns), parent)
+        whole = (data.whole or {}).get(fk.referenced_table)
+        whole = key_of(whole, parent_cols) if whole is not None else None
+        degrees = Degrees.fit(key_of(arrow, fk.columns), parent, whole)
         ref_meta, arrays, tables = degrees.to_state(f"{prefix}.ref{i}")
         state.arrays.update(arrays)
         state.tables.update(tables)
