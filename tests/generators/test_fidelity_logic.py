@@ -257,9 +257,46 @@ def test_rule_search_stays_cheap_on_a_wide_table():
             columns[f"d{i}"] = pa.array(np.datetime64("2020-01-01") + rng.integers(0, 900, 2000))
     # planted deep inside: a sum of two integer columns, and a date after another
     columns["i201"] = pa.array(columns["i5"].to_numpy() + columns["i149"].to_numpy())
-    columns["d203"] = pa.array(columns["d7"].to_numpy(zero_copy_only=False) + rng.integers(0, 9, 2000))
+    columns["d203"] = pa.array(
+        columns["d7"].to_numpy(zero_copy_only=False) + rng.integers(0, 9, 2000)
+    )
     start = time.perf_counter()
     rules = detect(columns, set(columns), [])
     seconds = time.perf_counter() - start
     assert {r.describe() for r in rules} == {"i201 = i5 + i149", "d203 >= d7"}
     assert seconds < 15, f"searching 300 columns took {seconds:.1f}s"
+
+
+def test_rules_hold_across_arrow_types():
+    rng = np.random.default_rng(6)
+    start = np.datetime64("2022-01-01T00:00:00", "ns") + rng.integers(0, 10**15, ROWS).astype(
+        "timedelta64[ns]"
+    )
+    opened = rng.integers(0, 40000, ROWS).astype(np.int32)
+    kind = rng.choice(["p", "q", "r"], ROWS)
+    arrow = pa.table(
+        {
+            "start_ns": pa.array(start),
+            "end_ns": pa.array(start + rng.integers(1, 10**12, ROWS).astype("timedelta64[ns]")),
+            "opens": pa.array(opened).cast(pa.time32("s")),
+            "closes": pa.array(opened + rng.integers(1, 40000, ROWS).astype(np.int32)).cast(
+                pa.time32("s")
+            ),
+            "kind": pa.array(kind).cast(pa.string_view()),
+            "kind_name": pa.array(np.char.add("name-", kind)).dictionary_encode(),
+            "size": pa.array(rng.integers(0, 2**40, ROWS).astype(np.uint64)),
+            "blob": pa.array([bytes([i % 7]) * 3 for i in range(ROWS)], pa.binary()),
+            "empty": pa.nulls(ROWS, pa.float64()),
+            "spiky": np.where(rng.random(ROWS) < 0.05, np.inf, rng.normal(size=ROWS)),
+        }
+    )
+    state, synthetic = fit_and_sample({"t": arrow}, one_table(arrow), seed=3)
+    found = {r.describe(): r for r in rules_of(state)}
+    assert set(found) == {
+        "end_ns >= start_ns",
+        "closes >= opens",
+        "kind_name is determined by kind",
+    }
+    for rule in found.values():
+        assert share(rule, synthetic, state) >= 0.99, rule.describe()
+    assert state.meta["tables"]["t"]["logic"]["notes"] == []

@@ -289,8 +289,7 @@ def _identity_candidates(table: Columns, names: list[str], dependents: set[str])
     matrix = np.stack([table.sampled(n, rows) for n in names], axis=1)
     weights = _weights(len(rows), table.rng)
     decimals = np.array([_decimals(matrix[:, j]) for j in range(len(names))])
-    finite = np.where(np.isnan(matrix), np.nan, matrix)
-    constant = np.nanmax(finite, axis=0) == np.nanmin(finite, axis=0)
+    constant = np.array([len(np.unique(col[~np.isnan(col)])) < 2 for col in matrix.T])
     zero = np.all(np.nan_to_num(matrix) == 0, axis=0)
     one = np.all(matrix == 1, axis=0)
     targets = {}
@@ -544,7 +543,7 @@ def _gap(rule: Rule, table: Columns, parents: list[ParentRef]) -> float | None:
     if not len(offset):
         return None
     if table.family(rule.column) != "num":
-        rule.scale = next(u for u in _UNITS if np.all(np.mod(offset, u) == 0))
+        rule.scale = next((u for u in _UNITS if np.all(np.mod(offset, u) == 0)), 1e-3)
     return float(np.median(offset))
 
 
