@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthpipe.generators.fidelity.columns import model_array
+from synthpipe.generators.fidelity.columns import model_array, model_type
 from synthpipe.schema import ForeignKey, GeneratorConfig, Table
 
 # Dangling training references kept to reproduce the orphan share (distinct tuples).
@@ -307,10 +307,15 @@ def prepare(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
 
     out = {}
     for name, arrow in tables.items():
+        if all(model_type(f.type) == f.type for f in arrow.schema):
+            out[name] = arrow  # nothing to convert: no copy
+            continue
         arrays = []
         for field in arrow.schema:
             try:
-                arrays.append(model_array(arrow.column(field.name)))
+                target = model_type(field.type)
+                column = arrow.column(field.name)
+                arrays.append(column if target == field.type else column.cast(target))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
                 raise ConfigError(
                     f"column '{name}.{field.name}' of type {field.type} cannot be learned "
