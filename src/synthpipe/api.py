@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from synthpipe import engine
 from synthpipe.connectors.base import WriteMode
-from synthpipe.errors import ConfigError, SynthpipeError
+from synthpipe.errors import ArtifactError, ConfigError, SynthpipeError
 from synthpipe.pipeline import Connection, Delivery, Pipeline, Source, load_pipeline
 from synthpipe.progress import ensure as ensure_progress
 from synthpipe.schema import GeneratorConfig, SampleSpec, Table
@@ -362,6 +362,11 @@ def report(
     progress = ensure_progress(progress)
     store = Store(home)
     record = store.dataset(dataset)
+    if record.status is not Status.DONE:
+        raise ArtifactError(
+            f"dataset '{record.name}' ({record.id}) is {record.status}; only complete datasets "
+            "(status DONE) have a QA report: generate it again"
+        )
     generator = store.generator(record.generator_id)
     config = GeneratorConfig.model_validate(generator.config)
     train, holdout = (

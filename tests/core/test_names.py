@@ -88,3 +88,11 @@ def test_a_repeated_user_given_name_resolves_to_the_newest_done(home, trained):
     synthpipe.generate("shop", name="nightly", seed=1)
     newer = synthpipe.generate("shop", name="nightly", seed=2)
     assert synthpipe.get_dataset("nightly").id == newer.id
+
+
+def test_report_on_a_failed_dataset_by_id_says_so(home, trained):
+    from synthpipe.errors import ArtifactError
+
+    failed = _failed_dataset(home, trained.id, "ok")
+    with pytest.raises(ArtifactError, match=r"is FAILED; only complete datasets \(status DONE\)"):
+        synthpipe.report(failed.id)
