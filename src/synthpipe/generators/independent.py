@@ -160,7 +160,7 @@ def _clip(column: pa.Array) -> pa.Array:
     if column.null_count == len(column):
         return column
     temporal = pa.types.is_temporal(column.type)
-    source = _temporal_ints(column) if temporal else column.cast(pa.float64())
+    source = _temporal_ints(column) if temporal else column.cast(pa.float64(), safe=False)
     lo, hi = np.quantile(source.drop_null().to_numpy(), CLIP_QUANTILES, method="inverted_cdf")
     lo_s, hi_s = pa.scalar(lo.item()), pa.scalar(hi.item())
     clipped = pc.min_element_wise(
