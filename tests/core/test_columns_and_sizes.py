@@ -77,6 +77,8 @@ def test_child_size_zero_and_partitions_without_rows(home, trained):
         "countries": 4, "customers": 1, "orders": 0,
     }  # fmt: skip
     assert len(dataset.tables["customers"]["parts"]) == 3
+    # empty parts have the same schema as the others: the table reads as one
+    assert engine.read_dataset(Store(home), dataset.id, "customers").num_rows == 1
 
 
 def test_a_generator_that_yields_nothing_for_a_table_still_writes_it(tmp_path, trained, home):
