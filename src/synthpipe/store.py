@@ -93,6 +93,9 @@ class DatasetRecord(Record):
     forced_delivery: list[dict] = Field(default_factory=list)
 
 
+_RUNNING = (Status.NEW, Status.QUEUED, Status.IN_PROGRESS)
+
+
 def _listing(records: list[Record]) -> str:
     return ", ".join(f"{r.id} ({r.status.value})" for r in records)
 
@@ -383,36 +386,35 @@ class Store:
         generators = [g for g in self.generators() if g.name == generator_name]
         ids = {g.id for g in generators}
         datasets = [d for d in self.datasets() if d.generator_id in ids]
-        done = [d for d in datasets if d.status is Status.DONE]
-        kept = {d.id for d in done[::-1][:keep_last]} if keep_last is not None else None
-        doomed = []
-        for d in datasets:
-            if d.id in protect or self._busy(d):
-                continue
-            too_old = max_age is not None and now - d.created_at > max_age
-            if d.status is Status.DONE:
-                beyond = kept is not None and d.id not in kept
-                if not (too_old or beyond):
-                    continue
-            doomed.append(d)
+        doomed = [
+            d
+            for d in self._expired(datasets, keep_last, max_age, now)
+            if d.id not in protect and not self._busy(d)
+        ]
         for d in doomed:
             self._remove(self.dataset_dir(d.id))
         deleted = {"datasets": [d.id for d in doomed], "generators": []}
-        if keep_generators is None:
-            return deleted
-        used = {d.generator_id for d in datasets if d not in doomed}
-        newest = {
-            g.id
-            for g in [g for g in generators if g.status is Status.DONE][::-1][:keep_generators]
-        }
-        for g in generators:
-            if g.id in protect or g.id in used or g.id in newest:
-                continue
-            if g.status in (Status.NEW, Status.QUEUED, Status.IN_PROGRESS):
-                continue
-            self._remove(self.generator_dir(g.id))
-            deleted["generators"].append(g.id)
+        if keep_generators is not None:
+            used = {d.generator_id for d in datasets if d not in doomed} | set(protect)
+            for g in self._expired(generators, keep_generators, None, now):
+                if g.id not in used and g.status not in _RUNNING:
+                    self._remove(self.generator_dir(g.id))
+                    deleted["generators"].append(g.id)
         return deleted
+
+    @staticmethod
+    def _expired(records: list[Record], keep_last: int | None, max_age: float | None, now):
+        """Records a retention rule lets go: not DONE (failed, canceled, unfinished: callers
+        skip the unfinished), beyond the ``keep_last`` newest DONE, or older than ``max_age``."""
+        done = [r for r in records if r.status is Status.DONE]
+        kept = {r.id for r in done[::-1][:keep_last]} if keep_last is not None else None
+        expired = []
+        for r in records:
+            too_old = max_age is not None and now - r.created_at > max_age
+            beyond = kept is not None and r.id not in kept
+            if r.status is not Status.DONE or too_old or beyond:
+                expired.append(r)
+        return expired
 
     def export_generator(self, ref: str, path: str | Path) -> Path:
         """Write a generator (record and model, no real data) to one zip file."""
