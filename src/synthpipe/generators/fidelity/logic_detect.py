@@ -27,6 +27,7 @@ from synthpipe.generators.fidelity.logic import (
     parent_rows,
     plain,
     scaled,
+    zoned,
 )
 
 # Rows a rule must apply to before it is believed.
@@ -39,6 +40,23 @@ MAX_VERIFY = 300
 MAX_RULES = 64
 # A determining value is mapped only when it is seen this often (privacy, as for categories).
 MIN_GROUP = 5
+# Time zones tried first when parts are local and the datetime is not (then all others).
+COMMON_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "Asia/Shanghai",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Sao_Paulo",
+)
+# Divisors tried for a = b // k and a = b % k (HHMM times, hours and minutes, digits).
+DIVISORS = (10, 100, 1000, 10000, 60, 24, 3600)
 # Time offsets are stored in the largest of these units (microseconds) that divides them all.
 _UNITS = (86400e6, 3600e6, 60e6, 1e6, 1e3, 1.0)
 _SENTINEL = np.float64(1.2345678e300)
@@ -266,17 +284,20 @@ def _verify_dependency(table: Columns, a: str, b: str) -> Rule | None:
 
 
 def _identities(table: Columns, dependents: set[str]) -> list[Rule]:
-    """a = b + c, a = b - c or a = b * c between numeric columns."""
+    """a = b + c, a = b - c, a = b * c between numeric columns; a = b // k and a = b % k for
+    round divisors k (hours of an HHMM time); a = minutes from c to b for HHMM times."""
     names = [n for n in table.names if table.family(n) == "num"]
-    if len(names) < 3:
+    if len(names) < 2:
         return []
-    candidates: set[tuple[str, str, str, str]] = set()
+    candidates: set[tuple] = set()
     for _ in range(2):  # two samples: a rare exception in one sample does not hide a rule
         candidates |= _identity_candidates(table, names, dependents)
     rules = []
-    for a, op, b, c in sorted(candidates)[:MAX_VERIFY]:
+    for a, op, inputs, constant in sorted(candidates)[:MAX_VERIFY]:
         decimals = _decimals(table.floats(a))
-        rule = Rule("identity", a, [b, c], 0.0, op=op, decimals=decimals)
+        rule = Rule("identity", a, list(inputs), 0.0, op=op, decimals=decimals, constant=constant)
+        if op == "clock":  # differences of clock times are known modulo a day
+            rule.constant = float(np.nanmin(table.floats(a)))
         share = measure(rule, table.arrays, {})
         if share is not None and share >= HOLD and _applies(rule, table) >= MIN_ROWS:
             rule.share = share
@@ -290,8 +311,6 @@ def _identity_candidates(table: Columns, names: list[str], dependents: set[str])
     weights = _weights(len(rows), table.rng)
     decimals = np.array([_decimals(matrix[:, j]) for j in range(len(names))])
     constant = np.array([len(np.unique(col[~np.isnan(col)])) < 2 for col in matrix.T])
-    zero = np.all(np.nan_to_num(matrix) == 0, axis=0)
-    one = np.all(matrix == 1, axis=0)
     targets = {}
     for j, name in enumerate(names):
         if name in dependents and not constant[j]:
@@ -300,23 +319,81 @@ def _identity_candidates(table: Columns, names: list[str], dependents: set[str])
             targets.setdefault(d, {}).setdefault(int(_fingerprint(column, weights)[0]), []).append(
                 j
             )
-    known = {d: np.sort(np.array(list(by_hash), np.uint64)) for d, by_hash in targets.items()}
+    if not targets:
+        return set()
+    found = _binary_candidates(matrix, names, targets, weights)
+    found |= _divisor_candidates(matrix, names, targets.get(0, {}), weights)
+    found |= _clock_candidates(matrix, names, decimals, constant, dependents)
+    return found
+
+
+def _matches(results: np.ndarray, targets: dict, weights: np.ndarray):
+    """(result column, target column) pairs whose sampled values are equal, at every target's
+    decimals."""
+    for d, by_hash in targets.items():
+        known = np.sort(np.array(list(by_hash), np.uint64))
+        hashes = _fingerprint(np.round(results, d), weights)
+        spot = np.minimum(np.searchsorted(known, hashes), len(known) - 1)
+        for k in np.flatnonzero(known[spot] == hashes):
+            for t in by_hash[int(hashes[k])]:
+                yield int(k), t
+
+
+def _binary_candidates(matrix, names, targets, weights) -> set:
+    zero = np.all(np.nan_to_num(matrix) == 0, axis=0)
+    one = np.all(matrix == 1, axis=0)
     ops = ("+", "-", "-r", "*")
     found = set()
     for i in range(len(names) - 1):
         left, right = matrix[:, [i]], matrix[:, i + 1 :]
         results = np.concatenate([left + right, left - right, right - left, left * right], axis=1)
-        for d, by_hash in targets.items():
-            hashes = _fingerprint(np.round(results, d), weights)
-            spot = np.minimum(np.searchsorted(known[d], hashes), len(known[d]) - 1)
-            for k in np.flatnonzero(known[d][spot] == hashes):
-                op, j = ops[k // right.shape[1]], i + 1 + int(k % right.shape[1])
-                if zero[i] or zero[j] or (op == "*" and (one[i] or one[j])):
-                    continue
-                b, c = (names[j], names[i]) if op == "-r" else (names[i], names[j])
-                for t in by_hash[int(hashes[k])]:
-                    if t not in (i, j):
-                        found.add((names[t], op[0], b, c))
+        for k, t in _matches(results, targets, weights):
+            op, j = ops[k // right.shape[1]], i + 1 + k % right.shape[1]
+            if t in (i, j) or zero[i] or zero[j] or (op == "*" and (one[i] or one[j])):
+                continue
+            b, c = (names[j], names[i]) if op == "-r" else (names[i], names[j])
+            found.add((names[t], op[0], (b, c), 0.0))
+    return found
+
+
+def _divisor_candidates(matrix, names, targets, weights) -> set:
+    """a = b // k and a = b % k; not when b is already below k (a copy, not a part)."""
+    found = set()
+    if not targets:
+        return found
+    for k in DIVISORS:
+        results = np.concatenate([np.floor(matrix / k), np.mod(matrix, k)], axis=1)
+        for index, t in _matches(results, {0: targets}, weights):
+            op, j = ("//", "%")[index // len(names)], index % len(names)
+            if t != j and np.nanmax(np.abs(matrix[:, j]), initial=0) >= k:
+                found.add((names[t], op, (names[j],), float(k)))
+    return found
+
+
+def _clock_candidates(matrix, names, decimals, constant, dependents) -> set:
+    """a = minutes from c to b, for b and c HHMM times (0..2400, minutes below 60)."""
+    clock = [
+        j
+        for j in range(len(names))
+        if decimals[j] == 0
+        and not constant[j]
+        and np.all(np.nan_to_num(matrix[:, j]) >= 0)
+        and np.nanmax(matrix[:, j], initial=0) <= 2400
+        and np.mean(matrix[:, j] >= 100) > 0.3
+        and np.all(np.nan_to_num(np.mod(matrix[:, j], 100)) < 60)
+    ]
+    minutes = np.floor(matrix / 100) * 60 + np.mod(matrix, 100)
+    found = set()
+    for b in clock:
+        for c in clock:
+            if b == c:
+                continue
+            gap = (minutes[:, b] - minutes[:, c])[:, None]
+            valid = ~np.isnan(gap) & ~np.isnan(matrix)
+            agree = np.where(valid, np.mod(matrix - gap, 1440) == 0, True).all(axis=0)
+            for t in np.flatnonzero(agree & (valid.sum(axis=0) >= 10) & (decimals == 0)):
+                if t not in (b, c) and names[t] in dependents and not constant[t]:
+                    found.add((names[t], "clock", (names[b], names[c]), 0.0))
     return found
 
 
@@ -330,7 +407,7 @@ def _one_per_triple(rules: list[Rule], table: Columns) -> list[Rule]:
     rules.sort(key=lambda r: -table.position[r.column])
     seen, kept = set(), []
     for rule in rules:
-        key = (frozenset([rule.column, *rule.inputs]), rule.op == "*")
+        key = (frozenset([rule.column, *rule.inputs]), rule.op if rule.op not in "+-" else "+")
         if key not in seen:
             seen.add(key)
             kept.append(rule)
@@ -354,25 +431,32 @@ def _datetimes(table: Columns, dependents: set[str]) -> list[Rule]:
         samples.append((rows, weights, _fingerprint(matrix, weights)))
     rules = []
     for name in temporal:
-        parts = _parts_of(table, name, integers, samples)
-        rules += _datetime_rules(table, name, parts, dependents)
+        zone = ""
+        parts = _parts_of(table, name, integers, samples, zone)
+        if "hour" not in parts and pa.types.is_timestamp(table.arrays[name].type):
+            zone = _zone_of(table, name, integers, samples[0])
+            parts = _parts_of(table, name, integers, samples, zone) if zone else parts
+        rules += _datetime_rules(table, name, parts, dependents, zone)
     return rules
 
 
-def _parts_of(table: Columns, name: str, integers: list[str], samples) -> dict[str, str]:
-    """The columns holding each part of a datetime column, verified on all rows."""
+def _parts_of(table: Columns, name: str, integers: list[str], samples, zone: str) -> dict:
+    """The columns holding each part of a datetime column (seen in ``zone`` when given),
+    verified on all rows."""
     dtype = table.arrays[name].type
     parts = PARTS[:3] if pa.types.is_date(dtype) else PARTS
     found: dict[str, str] = {}
     for rows, weights, hashes in samples:
-        sample = table.arrays[name].take(pa.array(rows))
+        sample = zoned(table.arrays[name].take(pa.array(rows)), zone)
         for part in parts:
             if part in found:
                 continue
             values = scaled(getattr(pc, part)(sample), 1.0)
             target = _fingerprint(values[:, None], weights)[0]
             for j in np.flatnonzero(hashes == target):
-                rule = Rule("datetime", integers[j], [name], 0.0, op="extract", parts=[part])
+                rule = Rule(
+                    "datetime", integers[j], [name], 0.0, op="extract", parts=[part], zone=zone
+                )
                 share = measure(rule, table.arrays, {})
                 if share is not None and share >= HOLD:
                     found[part] = integers[j]
@@ -380,8 +464,37 @@ def _parts_of(table: Columns, name: str, integers: list[str], samples) -> dict[s
     return found
 
 
+def _zone_of(table: Columns, name: str, integers: list[str], sample) -> str:
+    """The time zone in which an hour column reads a datetime column (UTC instants with local
+    parts, as warehouses keep them); "" when none does."""
+    import zoneinfo
+
+    rows = sample[0]
+    instants = zoned(table.arrays[name].take(pa.array(rows)), "UTC")
+    utc = scaled(pc.hour(instants), 1.0)
+    hours = []
+    for column in integers:
+        values = table.sampled(column, rows)
+        valid = ~np.isnan(values) & ~np.isnan(utc)
+        shifts = np.unique(np.mod(values[valid] - utc[valid], 24))
+        if valid.sum() >= 10 and np.all(values[valid] <= 23) and 1 <= len(shifts) <= 2:
+            hours.append((values, valid))
+    if not hours:
+        return ""
+    names = [z for z in COMMON_ZONES if z in zoneinfo.available_timezones()]
+    names += sorted(zoneinfo.available_timezones() - set(names))
+    for zone in names:
+        try:
+            local = scaled(pc.hour(zoned(instants, zone)), 1.0)
+        except (pa.ArrowException, ValueError):
+            continue
+        if any(np.array_equal(values[valid], local[valid]) for values, valid in hours):
+            return zone
+    return ""
+
+
 def _datetime_rules(
-    table: Columns, name: str, parts: dict[str, str], dependents: set[str]
+    table: Columns, name: str, parts: dict[str, str], dependents: set[str], zone: str
 ) -> list[Rule]:
     """The datetime from its parts when they describe it fully, else each part from it."""
     if not parts:
@@ -394,6 +507,7 @@ def _datetime_rules(
             0.0,
             op="compose",
             parts=list(parts),
+            zone=zone,
         )
         share = measure(rule, table.arrays, {})
         if share is not None and share >= HOLD:
@@ -402,7 +516,7 @@ def _datetime_rules(
     rules = []
     for part, column in parts.items():
         if column in dependents:
-            rule = Rule("datetime", column, [name], 0.0, op="extract", parts=[part])
+            rule = Rule("datetime", column, [name], 0.0, op="extract", parts=[part], zone=zone)
             rule.share = measure(rule, table.arrays, {}) or 0.0
             rules.append(rule)
     return rules
