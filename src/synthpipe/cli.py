@@ -511,8 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
         cli.main(args=argv, prog_name="synthpipe", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C: a running job is recorded CANCELED, cleaned up
+        click.echo("canceled (Ctrl-C)", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

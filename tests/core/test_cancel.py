@@ -116,6 +116,7 @@ def test_sigint_to_synthpipe_generate_cancels_it(home, trained):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+    assert err.strip().endswith("canceled (Ctrl-C)")
     [dataset] = Store(home).datasets()
     assert dataset.status is Status.CANCELED, err
     assert leftovers(Store(home).dataset_dir(dataset.id)) == []

@@ -157,6 +157,16 @@ def test_retention_settings_are_validated(tmp_path, retention, problem):
     assert problem in str(info.value)
 
 
+def test_retention_is_in_the_pipeline_json_schema():
+    from synthpipe.pipeline import json_schema
+
+    schema = json_schema()
+    assert "retention" in schema["properties"]
+    assert set(schema["$defs"]["Retention"]["properties"]) == {
+        "keep_last", "max_age", "keep_generators",
+    }  # fmt: skip
+
+
 def test_max_age_units():
     from synthpipe.pipeline import Retention
 
