@@ -445,3 +445,42 @@ def test_references_to_held_out_rows_are_not_learned_as_orphans(tmp_path):
     refs = ["other_part", "other_supp"]
     assert made["lines"]["other_part"].null_count == 0
     assert orphan_share(made["lines"], refs, made["partsupp"], ["partkey", "suppkey"]) == 0.0
+
+
+def test_a_context_key_keeps_the_real_shares_of_orphans_and_nulls():
+    rng = np.random.default_rng(8)
+    customers = pa.table({"cid": np.arange(1, 401), "tier": rng.choice(["a", "b"], 400)})
+    n = 6000
+    owner = rng.integers(1, 401, n)
+    kind = rng.random(n)
+    cid = pa.array(
+        [
+            None if k < 0.03 else (5000 + int(o) if k < 0.05 else int(o))
+            for k, o in zip(kind, owner, strict=True)
+        ],
+        pa.int64(),
+    )
+    orders = pa.table({"oid": np.arange(n), "cid": cid, "amount": rng.gamma(2.0, 10.0, n).round(2)})
+    config = GeneratorConfig(
+        tables=[
+            table("customers", customers, primary_key=["cid"]),
+            table(
+                "orders",
+                orders,
+                primary_key=["oid"],
+                foreign_keys=[
+                    ForeignKey(column="cid", referenced_table="customers", is_context=True)
+                ],
+            ),
+        ]
+    )
+    made = train_and_sample(config, {"customers": customers, "orders": orders}, seed=3)
+    orders_made = made["orders"]
+    real_orphans = orphan_share(orders, ["cid"], customers, ["cid"])
+    made_orphans = orphan_share(orders_made, ["cid"], made["customers"], ["cid"])
+    assert made_orphans == pytest.approx(real_orphans, abs=0.005)
+    real_nulls = orders["cid"].null_count / orders.num_rows
+    assert orders_made["cid"].null_count / orders_made.num_rows == pytest.approx(
+        real_nulls, abs=0.005
+    )
+    assert_unique(orders_made, ["oid"])

@@ -107,6 +107,7 @@ def _fit_table(
     columns, arrangement, evidence = _arrange(
         table, arrow, config, data, fitted, meta, state, prefix
     )
+    relational.fit_context_orphans(table, arrow, config, data, state, prefix, meta)
     keys = _row_keys(table, arrow, arrangement, config)
     rows = arrow.num_rows if arrangement is None else len(arrangement.rows)
     columns.update(_children_columns(table, keys, rows, config, data))

@@ -399,3 +399,22 @@ def context_meta(fk: ForeignKey, config: GeneratorConfig) -> dict:
         "parent": fk.referenced_table,
         "parent_key": referenced_columns(fk, config),
     }
+
+
+def fit_context_orphans(table: Table, arrow: pa.Table, config, data, state, prefix, meta) -> None:
+    """Shares of training rows whose context key is null or dangling (no row of the whole
+    parent table), and the dangling tuples: such rows are not learned as children, so sampling
+    relabels that share of generated children. Skipped when the context key is part of the
+    primary key (relabelling could repeat a key)."""
+    fk, context = table.context_key, meta.get("context")
+    if fk is None or context is None or set(fk.columns) & set(table.primary_key or []):
+        return
+    whole = (data.whole or {}).get(fk.referenced_table, data.tables[fk.referenced_table])
+    child = key_of(arrow, fk.columns)
+    rows, null = match_rows(child, key_of(whole, context["parent_key"]))
+    dangling = np.flatnonzero((rows < 0) & ~null)
+    n = max(arrow.num_rows, 1)
+    context["null_share"] = float(null.sum()) / n
+    context["orphan_share"] = len(dangling) / n
+    if len(dangling):
+        state.tables[f"{prefix}.context_orphans"] = _orphans(child, dangling, fk.columns)

@@ -314,12 +314,38 @@ class _Assembler:
                 context["columns"], context["parent_key"], strict=True
             ):
                 out[column] = parents.column(parent_column).combine_chunks()
+            self._context_orphans(out, context, n, rng)
         for i, lookup in self.meta.get("lookups", {}).items():
             rows = values.pop(f"{relational.LOOKUP}.{i}")
             out.update(self._lookup(lookup, rows, i, n))
         for key, ref in self.meta["references"].items():
             out.update(self._reference(ref, self.references[key], out, n, rng, owner))
         return out
+
+    def _context_orphans(self, out: dict, context: dict, n: int, rng) -> None:
+        """Relabel the training share of children without a parent: null or dangling keys."""
+        nulls, orphans = context.get("null_share", 0.0), context.get("orphan_share", 0.0)
+        if not n or nulls + orphans <= 0:
+            return
+        u = rng.random(n)
+        null = u < nulls
+        dangling = np.flatnonzero((u >= nulls) & (u < nulls + orphans))
+        columns = context["columns"]
+        table = self.sampler.state.tables.get(f"{self.prefix}.context_orphans")
+        if len(dangling) and table is not None:
+            taken = pa.table({c: out[c] for c in columns})
+            tuples = Degrees(np.zeros(1, np.int64), np.ones(1), 0.0, 0.0, table)
+            picked = tuples.orphan_tuples(len(dangling), taken, rng)
+            index = np.arange(n)
+            index[dangling] = n + np.arange(len(dangling))
+            take = pa.array(np.where(null, 0, index), pa.int64(), mask=null if null.any() else None)
+            for column in columns:
+                extra = picked.column(column).combine_chunks().cast(out[column].type, safe=False)
+                out[column] = pa.concat_arrays([out[column], extra]).take(take)
+        elif null.any():
+            take = pa.array(np.arange(n), pa.int64(), mask=null)
+            for column in columns:
+                out[column] = out[column].take(take)
 
     def _lookup(self, lookup: dict, rows: pa.Array, index: str, n: int) -> dict[str, pa.Array]:
         """A learned lookup row as the referenced key tuple (or a dangling training tuple)."""
