@@ -340,3 +340,22 @@ def test_warehouse_flight_columns_keep_their_derivations():
     assert found["time_hour"].zone == "America/New_York"
     for rule in found.values():
         assert share(rule, synthetic, state) >= 0.99, rule.describe()
+
+
+def test_a_pair_of_columns_determines_a_third():
+    rng = np.random.default_rng(8)
+    origin = rng.choice(["EWR", "JFK", "LGA"], ROWS)
+    dest = rng.choice([f"D{i:02d}" for i in range(30)], ROWS)
+    miles = {(o, d): int(rng.integers(100, 3000)) for o in ("EWR", "JFK", "LGA") for d in set(dest)}
+    arrow = pa.table(
+        {
+            "origin": origin,
+            "dest": dest,
+            "distance": [miles[o, d] for o, d in zip(origin, dest, strict=True)],
+            "seats": rng.integers(50, 300, ROWS),
+        }
+    )
+    state, synthetic = fit_and_sample({"t": arrow}, one_table(arrow), seed=2)
+    rule = rule_for(state, "distance")
+    assert rule.kind == "dependency" and rule.inputs == ["origin", "dest"]
+    assert share(rule, synthetic, state) >= 0.99

@@ -79,6 +79,8 @@ class Rule:
         if self.column.startswith("__first__."):  # a derived column: the sequence's start
             column = f"first {self.column.split('.', 1)[1]} row"
             return f"{column} {'>=' if self.sign > 0 else '<='} {self.inputs[0]}"
+        if self.kind == "dependency" and len(self.inputs) > 1:
+            return f"{self.column} is determined by ({', '.join(self.inputs)})"
         if self.kind == "dependency":
             return f"{self.column} is determined by {self.inputs[0]}"
         zone = f" in {self.zone}" if self.zone else ""
@@ -231,6 +233,12 @@ def expected(
     Values are an Arrow array (dependency, copy, datetime extract) or float64 in the rule's
     scale (identity, datetime compose in microseconds). Order rules have no single value.
     """
+    if rule.kind == "dependency" and "key" not in rule.mapping.column_names:
+        names = [f"key{i}" for i in range(len(rule.inputs))]
+        rows = parent_rows(
+            [columns[c] for c in rule.inputs], [rule.mapping.column(k) for k in names]
+        )
+        return _taken(rule.mapping.column("value"), rows), rows >= 0
     if rule.kind == "dependency":
         keys = plain(columns[rule.inputs[0]])
         mapping_keys = plain(rule.mapping.column("key").combine_chunks())

@@ -55,6 +55,9 @@ COMMON_ZONES = (
     "Australia/Sydney",
     "America/Sao_Paulo",
 )
+# Columns (the fewest-valued) whose pairs are tried as determinants.
+MAX_PAIR_COLUMNS = 24
+PAIR_BUDGET = 60_000_000
 # Divisors tried for a = b // k and a = b % k (HHMM times, hours and minutes, digits).
 DIVISORS = (10, 100, 1000, 10000, 60, 24, 3600)
 # Time offsets are stored in the largest of these units (microseconds) that divides them all.
@@ -218,7 +221,8 @@ def _decimals(values: np.ndarray) -> int:
 
 
 def _dependencies(table: Columns, dependents: set[str]) -> list[Rule]:
-    """A -> B: every value of A seen at least MIN_GROUP times goes with one value of B."""
+    """A -> B (or (A1, A2) -> B): every value of A seen at least MIN_GROUP times goes with one
+    value of B."""
     size = int(min(table.n, max(1000, 300_000 // max(len(table.names), 1))))
     rows = table.sample(size)
     sampled = {n: table.sampled_codes(n, rows) for n in table.names}
@@ -229,30 +233,57 @@ def _dependencies(table: Columns, dependents: set[str]) -> list[Rule]:
     distinct = np.array([len(np.unique(codes[:, j])) for j in range(len(names))])
     top = np.array([np.bincount(codes[:, j]).max() for j in range(len(names))]) / len(rows)
     target = np.array([n in dependents for n in names]) & (distinct >= 2) & (top <= 0.98)
-    allowed = int(0.002 * len(rows))
+    keys = [a for a in range(len(names)) if 2 <= distinct[a] <= len(rows) / 10]
     candidates = []
-    for a, name in enumerate(names):
-        if not 2 <= distinct[a] <= len(rows) / 10 or not target.any():
-            continue
-        order = np.argsort(codes[:, a], kind="stable")
-        sorted_codes = codes[order]
-        grouped = sorted_codes[1:, a] == sorted_codes[:-1, a]
-        changes = ((sorted_codes[1:] != sorted_codes[:-1]) & grouped[:, None]).sum(axis=0)
-        for b in np.flatnonzero(target & (changes <= allowed)):
+    for a in keys:
+        for b in np.flatnonzero(_determined(codes, codes[:, a], target)):
             if b != a:
-                candidates.append((name, names[b]))
+                candidates.append(((names[a],), names[b]))
+    # pairs of the fewest-valued columns determine what no single column does
+    single = {b for _, b in candidates}
+    rest = target & ~np.isin(names, list(single))
+    left = np.flatnonzero(rest)
+    # pairs cost rows x columns each: at most PAIR_BUDGET code comparisons in all
+    budget = PAIR_BUDGET // max(len(rows) * len(left), 1)
+    count = int(min(MAX_PAIR_COLUMNS, (1 + np.sqrt(1 + 8 * budget)) // 2))
+    few = sorted(keys, key=lambda a: distinct[a])[:count]
+    undetermined, every = codes[:, left], np.ones(len(left), bool)
+    for i, a1 in enumerate(few):
+        for a2 in few[i + 1 :]:
+            pair = codes[:, a1] * (codes[:, a2].max() + 1) + codes[:, a2]
+            if not len(left) or len(np.unique(pair)) > len(rows) / 10:
+                continue
+            for k in np.flatnonzero(_determined(undetermined, pair, every)):
+                if left[k] not in (a1, a2):
+                    candidates.append(((names[a1], names[a2]), names[left[k]]))
     rules = []
-    for a, b in candidates[:MAX_VERIFY]:
-        rule = _verify_dependency(table, a, b)
+    for inputs, b in candidates[:MAX_VERIFY]:
+        rule = _verify_dependency(table, list(inputs), b)
         if rule is not None:
             rules.append(rule)
-    # of a pair that determine each other, the later column is the dependent one
-    rules.sort(key=lambda r: table.position[r.inputs[0]] > table.position[r.column])
+    # of columns that determine each other, the later column is the dependent one; single
+    # determinants before pairs
+    rules.sort(
+        key=lambda r: (len(r.inputs), table.position[r.inputs[0]] > table.position[r.column])
+    )
     return rules
 
 
-def _verify_dependency(table: Columns, a: str, b: str) -> Rule | None:
-    code_a, values_a = table.codes(a)
+def _determined(codes: np.ndarray, key: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per column: whether the sampled key determines it (all but 0.2% of the rows)."""
+    order = np.argsort(key, kind="stable")
+    sorted_codes = codes[order]
+    grouped = key[order][1:] == key[order][:-1]
+    changes = ((sorted_codes[1:] != sorted_codes[:-1]) & grouped[:, None]).sum(axis=0)
+    return target & (changes <= int(0.002 * len(key)))
+
+
+def _verify_dependency(table: Columns, inputs: list[str], b: str) -> Rule | None:
+    coded = [table.codes(a) for a in inputs]
+    code_a = coded[0][0]
+    if len(coded) > 1:
+        combined = code_a * len(coded[1][1]) + coded[1][0]
+        _, code_a = np.unique(combined, return_inverse=True)
     code_b, values_b = table.codes(b)
     sizes = np.bincount(code_a)
     covered = sizes[code_a] >= MIN_GROUP
@@ -271,13 +302,15 @@ def _verify_dependency(table: Columns, a: str, b: str) -> Rule | None:
     mode = np.full(len(sizes), -1, np.int64)
     mode[groups[by_count]] = (unique % len(values_b))[by_count]
     mapped = np.flatnonzero((sizes >= MIN_GROUP) & (mode >= 0))
-    mapping = pa.table(
-        {
-            "key": values_a.take(pa.array(mapped)),
-            "value": values_b.take(pa.array(mode[mapped])),
-        }
-    )
-    return Rule("dependency", b, [a], float(share), mapping=mapping)
+    first = np.zeros(len(sizes), np.int64)
+    first[code_a[::-1]] = np.arange(len(code_a))[::-1]  # a row of every group
+    names = ["key"] if len(inputs) == 1 else [f"key{i}" for i in range(len(inputs))]
+    mapping = {
+        name: values.take(pa.array(codes[first[mapped]]))
+        for name, (codes, values) in zip(names, coded, strict=True)
+    }
+    mapping["value"] = values_b.take(pa.array(mode[mapped]))
+    return Rule("dependency", b, list(inputs), float(share), mapping=pa.table(mapping))
 
 
 # -- arithmetic identities ----------------------------------------------------------------------
