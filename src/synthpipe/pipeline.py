@@ -156,27 +156,6 @@ class Pipeline(Model):
     # Old datasets deleted after a successful `synthpipe run` or refresh DAG run; None keeps all.
     retention: Retention | None = None
 
-    @model_validator(mode="after")
-    def _sizes_name_known_tables(self):
-        """With `source.tables` the tables are known from the file: check sizes now (else
-        they are checked against the source's catalog before training)."""
-        if self.source.tables is None:
-            return self
-        copied = {t.name for t in self.generator.tables if t.original_data}
-        learned = [t for t in self.source.tables if t not in copied]
-        for table in self.generation.sizes:
-            if table in copied:
-                raise ValueError(
-                    f"generation.sizes sets the rows of table '{table}', which is original "
-                    f"data copied verbatim; remove '{table}' from generation.sizes"
-                )
-            if table not in self.source.tables:
-                raise ValueError(
-                    f"generation.sizes names unknown table '{table}'; the pipeline's tables "
-                    f"(source.tables): {', '.join(learned)}"
-                )
-        return self
-
     def generator_config(self, tables: list[Table]) -> GeneratorConfig:
         """The GeneratorConfig for resolved tables, with this file's generator settings."""
         return GeneratorConfig(
@@ -214,6 +193,28 @@ def _problems(error: ValidationError) -> list[str]:
     return problems
 
 
+def _size_problems(pipeline: Pipeline) -> list[str]:
+    """With `source.tables` the tables are known from the file: sizes are checked at load
+    (else against the source's catalog before training)."""
+    if pipeline.source.tables is None:
+        return []
+    copied = {t.name for t in pipeline.generator.tables if t.original_data}
+    learned = [t for t in pipeline.source.tables if t not in copied]
+    problems = []
+    for table in pipeline.generation.sizes:
+        if table in copied:
+            problems.append(
+                f"generation.sizes sets the rows of table '{table}', which is original data "
+                f"copied verbatim; remove '{table}' from generation.sizes"
+            )
+        elif table not in pipeline.source.tables:
+            problems.append(
+                f"generation.sizes names unknown table '{table}'; the pipeline's tables "
+                f"(source.tables): {', '.join(learned)}"
+            )
+    return problems
+
+
 def parse_pipeline(data: dict, base: Path, source: str = "pipeline") -> Pipeline:
     """Validate a pipeline document, reporting every problem together."""
     if not isinstance(data, dict):
@@ -225,6 +226,9 @@ def parse_pipeline(data: dict, base: Path, source: str = "pipeline") -> Pipeline
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems(exc), source=source) from None
+    problems = _size_problems(pipeline)
+    if problems:
+        raise ConfigError(problems, source=source)
     _resolve(pipeline.source, base)
     for delivery in pipeline.delivery:
         _resolve(delivery.destination, base)

@@ -118,13 +118,27 @@ def test_negative_size_in_the_pipeline_file_fails_loading(tmp_path):
         synthpipe.load_pipeline(path)
 
 
-def test_unknown_table_in_file_sizes_fails_loading_when_the_file_lists_tables(tmp_path):
-    path = write_pipeline(tmp_path, generation={"sizes": {"custmers": 5}})
+def listing_tables(path):
     doc = path.read_text().replace(
         "source:\n", "source:\n  tables: [customers, orders, countries]\n", 1
     )
     path.write_text(doc)
-    with pytest.raises(ConfigError, match=r"generation\.sizes names unknown table 'custmers'"):
+    return path
+
+
+def test_unknown_table_in_file_sizes_fails_loading_when_the_file_lists_tables(tmp_path):
+    path = listing_tables(write_pipeline(tmp_path, generation={"sizes": {"custmers": 5}}))
+    with pytest.raises(ConfigError) as info:
+        synthpipe.load_pipeline(path)
+    assert info.value.problems == [
+        "generation.sizes names unknown table 'custmers'; the pipeline's tables "
+        "(source.tables): customers, orders"
+    ]
+
+
+def test_original_data_table_in_file_sizes_fails_loading(tmp_path):
+    path = listing_tables(write_pipeline(tmp_path, generation={"sizes": {"countries": 5}}))
+    with pytest.raises(ConfigError, match="'countries', which is original data copied verbatim"):
         synthpipe.load_pipeline(path)
 
 
