@@ -80,6 +80,28 @@ def test_the_runner_names_what_a_checkout_lacks(tmp_path, capsys):
     assert "run from a synthpipe checkout or pass --root" in error
 
 
+def test_the_summary_counts_dbt_results_and_fails_on_a_failed_test(tmp_path):
+    from synthpipe.demo_run import _dbt_line
+
+    results = [
+        {"unique_id": "model.ratdat.stg_plots", "status": "success"},
+        {"unique_id": "test.ratdat.unique_stg_plots_plot_id", "status": "pass"},
+        {"unique_id": "test.ratdat.accepted_values_stg_surveys_sex", "status": "fail"},
+    ]
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": results}))
+    ok, line = _dbt_line(tmp_path / "run_results.json")
+    assert not ok
+    assert line.startswith("dbt build   FAILED: 1 models success, 1 tests fail, 1 tests pass")
+
+
+def test_the_summary_says_when_dbt_did_not_start(tmp_path):
+    from synthpipe.demo_run import _dbt_line
+
+    assert _dbt_line(tmp_path / "missing.json") == (
+        False, "dbt build   FAILED before running (see the dbt log)"
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_make_demo_runs_the_dag_and_dbt_and_ends_good(tmp_path):
     """The runner `make demo` calls, on a copy of dags/ and dbt_project/ (it writes
