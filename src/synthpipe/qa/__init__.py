@@ -2,7 +2,9 @@
 
 ``evaluate(train, synthetic, holdout)`` returns a ``QAResult`` whose ``metrics`` (JSON, schema
 in docs/qa.md) feed validation gates and Airflow XComs, and whose ``write_html`` writes one
-self-contained report. numpy, pandas and scikit-learn load on first use, not on import.
+self-contained report. ``summarize(metrics)`` puts the verdict and the three headline figures,
+with their 95% intervals, on one line. numpy, pandas and scikit-learn load on first use, not on
+import.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from synthpipe.qa.evaluation import evaluate
     from synthpipe.qa.result import SCHEMA_VERSION, QAResult, load_metrics
+    from synthpipe.qa.summary import summarize
 
 _EXPORTS = {
     "evaluate": "synthpipe.qa.evaluation",
     "QAResult": "synthpipe.qa.result",
     "SCHEMA_VERSION": "synthpipe.qa.result",
     "load_metrics": "synthpipe.qa.result",
+    "summarize": "synthpipe.qa.summary",
 }
 
 
@@ -29,4 +33,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'synthpipe.qa' has no attribute {name!r}")
 
 
-__all__ = ["SCHEMA_VERSION", "QAResult", "evaluate", "load_metrics"]
+__all__ = ["SCHEMA_VERSION", "QAResult", "evaluate", "load_metrics", "summarize"]

@@ -20,13 +20,13 @@ import numpy as np
 
 from synthpipe.qa import accuracy, coherence
 from synthpipe.qa.bins import Bins, column_kind, fit_bins, values_of
-from synthpipe.qa.intervals import BOOTSTRAP_REPLICATES, normal_interval
+from synthpipe.qa.intervals import ACCURACY_REPLICATES, normal_interval
 from synthpipe.qa.views import LENGTH, View
 
 # Measures per family that the accuracy bootstrap recomputes (chosen at random, fixed over
 # replicates). Averaging fewer measures of the same rows varies at least as much, so the
 # interval errs on the wide side; the cost stays a fraction of a second on Adult.
-BOOTSTRAP_MEASURES = 6
+BOOTSTRAP_MEASURES = 4
 
 if TYPE_CHECKING:
     from synthpipe.qa.accuracy import Codes, Score
@@ -110,9 +110,9 @@ def accuracy_uncertainty(fid: Fidelity, rng: np.random.Generator) -> dict:
     total = len(families) + (fid.metrics.get("coherence") is not None)
     chosen = {f: _choose(measures.get(f, []), rng) for f in weights}
     chosen = {f: c for f, c in chosen.items() if c}
-    w_real = rng.poisson(1.0, (BOOTSTRAP_REPLICATES, len(codes.real)))
-    w_syn = rng.poisson(1.0, (BOOTSTRAP_REPLICATES, len(codes.synthetic)))
-    replicate = np.zeros(BOOTSTRAP_REPLICATES)
+    w_real = rng.poisson(1.0, (ACCURACY_REPLICATES, len(codes.real)))
+    w_syn = rng.poisson(1.0, (ACCURACY_REPLICATES, len(codes.synthetic)))
+    replicate = np.zeros(ACCURACY_REPLICATES)
     for family, picked in chosen.items():
         scores = np.mean([_replicates(codes, m, w_real, w_syn) for m in picked], axis=0)
         replicate += scores * weights[family] / total

@@ -224,8 +224,8 @@ def dcr_share_interval(
         total = weight.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares[c] = np.where(total > 0, (weight * score).sum(axis=1) / total, np.nan)
-    best = np.nanmax(shares, axis=0) if np.isfinite(shares).any() else shares[0]
-    best = best[np.isfinite(best)]
+    best = np.where(np.isfinite(shares), shares, -np.inf).max(axis=0)
+    best = best[np.isfinite(best)]  # a replicate that drew no cluster at all has no share
     return normal_interval(share, float(best.std(ddof=1)) if len(best) > 1 else None)
 
 

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained file (inline CSS, JS and SVG) rendered with Jinja2.
 
 It opens with the verdict and three headline cards (accuracy against its ceiling, DCR share,
-discriminator AUC), then one section per table: columns worst first with their distributions,
+discriminator AUC, each with its 95% interval and coloured by the verdict on its part), then
+one section per table: columns worst first with their distributions,
 the bivariate accuracy heatmap, association matrices side by side, sequences, privacy
 distances and key checks; the generator config and timings close it. Long column lists are
 collapsed and matrices limited to the worst columns, so 100+ columns stay readable.
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 
 from synthpipe.qa import svg
+from synthpipe.qa.intervals import EN_DASH
 
 # Columns shown before "show more", and the most columns a matrix shows (the worst ones).
 DASH = "\u2013"  # en dash for a missing number
@@ -40,6 +42,7 @@ def render(
     )
     env.filters["pct"] = pct
     env.filters["num"] = num
+    env.filters["ci"] = ci
     headline = metrics["headline"]
     return env.get_template("report.html.j2").render(
         title=title or "Synthetic data quality report",
@@ -69,16 +72,27 @@ def num(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else DASH
 
 
+def ci(interval, kind: str = "pct") -> str:
+    """``95% CI 50.3-53.1%`` or, for numbers, ``95% CI 0.520-0.560`` (en dashes); "" without."""
+    if not interval:
+        return ""
+    if kind == "pct":
+        return f"95% CI {interval[0] * 100:.1f}{EN_DASH}{interval[1] * 100:.1f}%"
+    return f"95% CI {interval[0]:.3f}{EN_DASH}{interval[1]:.3f}"
+
+
 def _cards(h: dict) -> list[dict]:
     acc, ceiling = h.get("accuracy"), h.get("ceiling")
     share, auc = h.get("dcr_share"), h.get("discriminator_auc")
+    parts = (h.get("verdict") or {}).get("parts") or {}
     return [
         {
             "id": "accuracy",
             "label": "Accuracy",
             "value": pct(acc),
+            "interval": ci(h.get("accuracy_interval")),
             "note": f"ceiling {pct(ceiling)} (what a same-sized real sample reaches)",
-            "level": _level(None if acc is None else (ceiling or 1) - acc, 0.03, 0.10),
+            "level": parts.get("fidelity") or "none",
             "bar": acc,
             "mark": ceiling,
         },
@@ -86,10 +100,11 @@ def _cards(h: dict) -> list[dict]:
             "id": "dcr-share",
             "label": "DCR share",
             "value": pct(share),
+            "interval": ci(h.get("dcr_share_interval")),
             "note": "≈ 50% ideal: as close to unseen real rows as to training rows"
             if share is not None
             else "needs a holdout",
-            "level": _level(share, 0.53, 0.60),
+            "level": parts.get("privacy") or "none",
             "bar": share,
             "mark": 0.5,
         },
@@ -97,18 +112,13 @@ def _cards(h: dict) -> list[dict]:
             "id": "discriminator-auc",
             "label": "Discriminator AUC",
             "value": num(auc, 3),
+            "interval": ci(h.get("discriminator_auc_interval"), "num"),
             "note": "0.5: a classifier cannot tell synthetic from real",
-            "level": _level(auc, 0.65, 0.85),
+            "level": parts.get("similarity") or "none",
             "bar": None if auc is None else (auc - 0.5) * 2,
             "mark": None,
         },
     ]
-
-
-def _level(value, good: float, fair: float) -> str:
-    if value is None:
-        return "none"
-    return "good" if value <= good else "fair" if value <= fair else "poor"
 
 
 def _table(name: str, result: dict, details: dict) -> dict:

@@ -1,14 +1,14 @@
 """A plain-language verdict from the headline numbers, for people who will not read the rest.
 
 Each learned table is judged on three parts (fidelity, privacy, similarity) from its estimates
-and their 95% intervals (see ``intervals``). A part is ``poor`` only when credibly so: the whole
-interval lies in the poor band. A part is ``inconclusive`` when the table has fewer than
-``MIN_ROWS`` rows to judge it by, or when its interval reaches both the good and the poor band,
-so that the data cannot tell a good result from a poor one; the finding then says what is
-missing ("not enough holdout rows to judge privacy: 2") instead of passing a verdict on noise.
-The dataset's verdict on a part comes from the tables that could be judged on it
-(``inconclusive`` only when none could), and the overall level is the worst part:
-good < inconclusive < fair < poor.
+and their 95% intervals (see ``intervals``). A part is worse than ``good`` only when credibly
+so: ``fair`` when the whole interval lies beyond the good bound, ``poor`` beyond the fair bound.
+A part is ``inconclusive`` when the table has fewer than ``MIN_ROWS`` rows to judge it by, or
+when its interval reaches both the good and the poor band, so that the data cannot tell a good
+result from a poor one; the finding then says what is missing ("not enough holdout rows to
+judge privacy: 2") instead of passing a verdict on noise. The dataset's verdict on a part comes
+from the tables that could be judged on it (``inconclusive`` only when none could), and the
+overall level is the worst part: good < inconclusive < fair < poor.
 """
 
 from __future__ import annotations
@@ -53,19 +53,16 @@ class Finding:
 def band(point: float, interval: list[float] | None, bounds: tuple[float, float]) -> str:
     """The verdict band of an estimate whose larger values are worse, read with its interval.
 
-    Poor only when the whole interval lies above the fair bound (credibly poor); inconclusive
-    when the interval reaches both the good and the poor band (the data cannot tell a good
-    result from a poor one); otherwise the band of the estimate, poor softened to fair.
+    A band worse than good needs evidence: fair when the whole interval lies above the good
+    bound, poor when it lies above the fair bound. Inconclusive when the interval reaches both
+    the good and the poor band (the data cannot tell a good result from a poor one). Without
+    an interval, the band of the estimate.
     """
     good, fair = bounds
-    level = GOOD if point <= good else FAIR if point <= fair else POOR
-    if interval is None:
-        return level
-    if interval[0] > fair:
-        return POOR
-    if interval[0] <= good and interval[1] > fair:
+    low = point if interval is None else interval[0]
+    if interval is not None and low <= good and interval[1] > fair:
         return INCONCLUSIVE
-    return FAIR if level == POOR else level
+    return GOOD if low <= good else FAIR if low <= fair else POOR
 
 
 def judge_table(result: dict) -> dict[str, Finding | None]:
