@@ -75,8 +75,16 @@ def test_matches_that_the_holdout_shows_too_are_not_flagged_as_copies(seed):
     assert privacy["train_match_share_holdout"] > 0.9  # ... for unseen real rows as well
     assert privacy["train_match_excess_interval"][0] <= 0.01
     verdict = result.headline["verdict"]
-    assert verdict["parts"]["privacy"] == GOOD
+    assert verdict["parts"]["privacy"] in (GOOD, INCONCLUSIVE)  # 60 holdout rows: either
     assert verdict["level"] != POOR
+    assert not any("memorised" in f for f in verdict["findings"])
+
+
+def test_a_low_cardinality_table_with_a_fair_holdout_is_judged_good():
+    result = evaluate(
+        _low_cardinality(3000, 1), _low_cardinality(3000, 2), _low_cardinality(400, 3)
+    )
+    assert result.headline["verdict"]["parts"]["privacy"] == GOOD
 
 
 def test_a_generator_that_copies_its_training_rows_is_still_poor():
