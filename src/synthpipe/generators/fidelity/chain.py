@@ -10,6 +10,7 @@ follows the learned distributions closely.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ ORDER_SHARE = 0.4
 # rows (milliseconds each), so strong dependencies survive a short max_training_time.
 LATE_FEATURES = 2
 LATE_ROWS = 5_000
+# Trees are fitted on this many threads (the engine targets two cores).
+TRAIN_THREADS = 2
 
 
 def min_leaf(rows: int) -> int:
@@ -103,27 +106,34 @@ class Chain:
         leaf = min_leaf(n)
         fit_rows = np.sort(rng.choice(n, TREE_ROWS, replace=False)) if n > TREE_ROWS else None
         late_rows = np.sort(rng.choice(n, LATE_ROWS, replace=False)) if n > LATE_ROWS else None
-        trees, before = {}, list(range(e))
-        for target in order:
+        if strength is None and len(variables) - 1 > (
+            LATE_FEATURES if deadline is not None else MAX_TREE_FEATURES
+        ):
+            strength = association(_row_sample(variables, SCORE_ROWS, rng), rng)
+
+        def fit_tree(target: int, before: list[int]) -> Tree:
             late = deadline is not None and time.monotonic() > deadline
             limit = LATE_FEATURES if late else MAX_TREE_FEATURES
             predictors = before
             if len(before) > limit:
-                if strength is None:
-                    strength = association(_row_sample(variables, SCORE_ROWS, rng), rng)
                 predictors = strongest(strength, target, limit, before).tolist()
-            trees[target] = Tree.fit(
-                x,
-                predictors,
-                target,
-                sizes,
-                leaf,
-                seed=seed + target,
-                fit_rows=late_rows if late else fit_rows,
-            )
-            before.append(target)
-            if progress is not None:
-                progress.advance()
+            rows = late_rows if late else fit_rows
+            return Tree.fit(x, predictors, target, sizes, leaf, seed=seed + target, fit_rows=rows)
+
+        # trees are independent once the order is known: fitted on TRAIN_THREADS threads
+        # (scikit-learn and numpy release the GIL), each from its own seed, so the model does
+        # not depend on scheduling
+        jobs = [(target, [*range(e), *order[:i]]) for i, target in enumerate(order)]
+        trees: dict[int, Tree] = {}
+        pool = ThreadPoolExecutor(TRAIN_THREADS)
+        try:
+            futures = [pool.submit(fit_tree, target, before) for target, before in jobs]
+            for (target, _), future in zip(jobs, futures, strict=True):
+                trees[target] = future.result()
+                if progress is not None:
+                    progress.advance()
+        finally:
+            pool.shutdown(cancel_futures=True)
         return cls([v.name for v in variables], [v.states for v in variables], e, order, trees)
 
     def sample(
