@@ -102,6 +102,34 @@ def test_the_summary_says_when_dbt_did_not_start(tmp_path):
     )  # fmt: skip
 
 
+def _metrics(folder: Path, level: str) -> Path:
+    from synthpipe.qa import SCHEMA_VERSION
+
+    verdict = {"level": level, "summary": "Summary.", "findings": ["DCR share too low."]}
+    headline = {"accuracy": 0.9, "accuracy_interval": [0.88, 0.92], "ceiling": 0.95,
+                "dcr_share": 0.5, "discriminator_auc": 0.6, "verdict": verdict}  # fmt: skip
+    metrics = {"schema_version": SCHEMA_VERSION, "headline": headline}
+    (folder / "qa_metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def test_the_summary_gives_the_verdict_and_figures_with_intervals(tmp_path):
+    from synthpipe.demo_run import _qa_lines
+
+    lines = _qa_lines(_metrics(tmp_path, "good"))
+    assert lines[0].startswith("QA          GOOD: accuracy 90.0% (95% CI 88.0")
+    assert "DCR share 50.0%" in lines[0] and "discriminator AUC 0.60" in lines[0]
+    assert [line.strip() for line in lines[1:]] == ["Summary."]
+
+
+def test_the_summary_lists_the_findings_unless_the_verdict_is_good(tmp_path):
+    from synthpipe.demo_run import _qa_lines
+
+    lines = _qa_lines(_metrics(tmp_path, "poor"))
+    assert lines[0].startswith("QA          POOR:")
+    assert [line.strip() for line in lines[1:]] == ["Summary.", "- DCR share too low."]
+
+
 @pytest.mark.slow
 def test_make_demo_runs_the_dag_and_dbt_and_ends_good(tmp_path):
     """The runner `make demo` calls, on a copy of dags/ and dbt_project/ (it writes

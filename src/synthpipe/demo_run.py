@@ -94,41 +94,19 @@ def _dataset_dir(out: Path, dataset_id: str) -> Path:
 
 
 def _qa_lines(folder: Path) -> list[str]:
-    """The QA verdict and its headline figures, from the dataset's qa_metrics.json."""
-    path = folder / "qa_metrics.json"
-    if not path.is_file():
+    """The QA verdict, its three headline figures with 95% intervals, and its summary (with
+    the findings when the verdict is not good)."""
+    from synthpipe.qa import load_metrics, summarize
+
+    if not (folder / "qa_metrics.json").is_file():
         return ["QA          no report was written (see the report task in the Airflow log)"]
-    headline = json.loads(path.read_text())["headline"]
-    verdict = headline.get("verdict") or {}
-    figures = [
-        f"accuracy {_pct(headline, 'accuracy')} (ceiling {_pct(headline, 'ceiling')})",
-        f"DCR share {_pct(headline, 'dcr_share')}",
-        f"discriminator AUC {_num(headline, 'discriminator_auc')}",
-    ]
-    return [
-        f"QA          {str(verdict.get('level', '?')).upper()}: {verdict.get('summary', '')}",
-        f"            {' | '.join(figures)}",
-    ]
-
-
-def _interval(headline: dict, key: str) -> tuple | None:
-    """The 95% interval the QA report gives for a headline figure, if any."""
-    bounds = headline.get(f"{key}_interval")
-    return tuple(bounds) if bounds else None
-
-
-def _pct(headline: dict, key: str) -> str:
-    value, bounds = headline.get(key), _interval(headline, key)
-    if value is None:
-        return "n/a"
-    return f"{value:.1%}" + (f" [{bounds[0]:.1%}, {bounds[1]:.1%}]" if bounds else "")
-
-
-def _num(headline: dict, key: str) -> str:
-    value, bounds = headline.get(key), _interval(headline, key)
-    if value is None:
-        return "n/a"
-    return f"{value:.2f}" + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else "")
+    metrics = load_metrics(folder)
+    verdict = metrics["headline"].get("verdict") or {}
+    text = summarize(metrics, findings=True)
+    first, *rest = text.splitlines()
+    if verdict.get("level") == "good":
+        rest = rest[:1]
+    return [f"QA          {first.removeprefix('QA ')}", *(f"          {line}" for line in rest)]
 
 
 def _validation_line(dataset) -> str:
