@@ -10,6 +10,11 @@ TEST_EXTRAS ?= test,gx,dbt,airflow
 # Extras the demo (and `synthpipe run` with its default validation) uses: Great Expectations,
 # dbt, Airflow.
 DEMO_EXTRAS ?= gx,dbt,airflow
+# `make test` runs the suite in parallel with pytest-xdist: PYTEST_WORKERS processes (auto: one
+# per core). tests/conftest.py keeps each test module, and the modules sharing an expensive
+# fixture, on one worker; every worker has its own AIRFLOW_HOME, SYNTHPIPE_HOME, tmp folders
+# and database/bucket names. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .PHONY: install install-test demo test lint format bench clean
@@ -47,7 +52,8 @@ demo: install
 	$(BIN)/python -m synthpipe.demo_run
 
 test: install-test
-	GX_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)
+	GX_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+		--durations=10 $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check .

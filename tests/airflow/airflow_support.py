@@ -18,6 +18,8 @@ SHIPPED_DEMO = DAGS / "pipelines" / "ratdat_demo.yaml"
 # The Airflow CLI of this environment.
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "postgres"}
+# The xdist worker running this process, part of every name the tests create in PostgreSQL.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def service_missing(reason: str):

@@ -1,31 +1,28 @@
-"""Fixtures of the Airflow tests: a private AIRFLOW_HOME, pipeline files, a trained generator,
-operator contexts and scratch PostgreSQL schemas.
+"""Fixtures of the Airflow tests: pipeline files, a trained generator, operator contexts and
+scratch PostgreSQL schemas.
 
-Airflow reads its configuration when first imported, so AIRFLOW_HOME points at a temporary
-folder before any test module imports it.
+Airflow reads its configuration when first imported, so tests/conftest.py points AIRFLOW_HOME at
+a folder of the test process (one per xdist worker) before any test module imports it.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import secrets
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow_support import AIRFLOW, PG, pg_args, pg_query, service_missing, write_pipeline
-
-# airflow_support does not import Airflow; nothing above has read its configuration yet.
-
-os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="synthpipe-airflow-home-")
-atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], ignore_errors=True)
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+from airflow_support import (
+    AIRFLOW,
+    PG,
+    WORKER,
+    pg_args,
+    pg_query,
+    service_missing,
+    write_pipeline,
+)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +81,7 @@ def postgres() -> dict:
 @pytest.fixture
 def pg_schema(postgres) -> Iterator[str]:
     """A scratch schema in the local PostgreSQL, dropped afterwards."""
-    name = f"sp_airflow_{secrets.token_hex(4)}"
+    name = f"sp_airflow_{WORKER}_{secrets.token_hex(4)}"
     pg_query(f'CREATE SCHEMA "{name}"')
     yield name
     pg_query(f'DROP SCHEMA "{name}" CASCADE')

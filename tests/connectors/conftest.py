@@ -36,8 +36,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The xdist worker running this process ("gw0", ...; "main" without xdist).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def scratch_name() -> str:
-    return f"sp_test_{secrets.token_hex(4)}"
+    """A fresh schema, database or bucket name: the worker's, with a random suffix."""
+    return f"sp_test_{WORKER}_{secrets.token_hex(4)}"
 
 
 @dataclass

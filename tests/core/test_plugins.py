@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,16 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """A folder where the two fixture distributions are really installed (pip --target)."""
+    """A folder where the two fixture distributions are really installed (pip --target).
+
+    pip builds in the source folder (build/, *.egg-info), so it builds a tmp copy: nothing is
+    written into the repository and parallel test workers never share a build folder."""
     target = tmp_path_factory.mktemp("site")
+    sources = tmp_path_factory.mktemp("fixture-sources")
     for name in ("synthpipe-hello", "synthpipe-broken"):
+        source = shutil.copytree(
+            FIXTURES / name, sources / name, ignore=shutil.ignore_patterns("build", "*.egg-info")
+        )
         subprocess.run(
             [
                 sys.executable,
@@ -32,7 +40,7 @@ def site(tmp_path_factory) -> Path:
                 "--no-build-isolation",
                 "--target",
                 str(target),
-                str(FIXTURES / name),
+                str(source),
             ],
             check=True,
             capture_output=True,
