@@ -77,7 +77,7 @@ def flights():
             "carrier": carrier,
             "carrier_name": [names[c] for c in carrier],
             "sched_dep_time": scheduled,
-            "dep_time": departed,
+            "dep_time": pa.array(departed, from_pandas=True),
             "dep_delay": departed - scheduled,
             "distance": rng.integers(100, 2000, ROWS),
             "time_hour": pa.array(hours.astype("datetime64[us]")),
@@ -325,9 +325,9 @@ def test_warehouse_flight_columns_keep_their_derivations():
             "year": pc.year(hours),
             "month": pc.month(hours),
             "day": pc.day(hours),
-            "dep_time": departed,
+            "dep_time": pa.array(departed, from_pandas=True),
             "sched_dep_time": scheduled,
-            "dep_delay": delay,
+            "dep_delay": pa.array(delay, from_pandas=True),
             "hour": scheduled // 100,
             "minute": scheduled % 100,
             "time_hour": utc,
@@ -335,11 +335,15 @@ def test_warehouse_flight_columns_keep_their_derivations():
     )
     state, synthetic = fit_and_sample({"t": arrow}, one_table(arrow), seed=4)
     found = {r.column: r for r in rules_of(state)}
-    assert found["dep_delay"].op == "clock"
-    assert (found["hour"].op, found["minute"].op) == ("//", "%")
+    assert found["dep_delay"].op == "clock" and found["dep_delay"].nulls  # none if cancelled
+    # hour = sched_dep_time // 100 and minute = sched_dep_time % 100, kept as their inverse
+    assert found["sched_dep_time"].describe() == "sched_dep_time = hour * 100 + minute"
     assert found["time_hour"].zone == "America/New_York"
     for rule in found.values():
         assert share(rule, synthetic, state) >= 0.99, rule.describe()
+    made = synthetic["t"]
+    cancelled = pc.is_null(made["dep_time"])
+    assert pc.all(pc.is_null(pc.filter(made["dep_delay"], cancelled))).as_py()
 
 
 def test_a_pair_of_columns_determines_a_third():

@@ -56,6 +56,9 @@ class Rule:
     constant: float = 0.0
     # datetime: the time zone the parts are in, when it is not the datetime's own
     zone: str = ""
+    # identity, datetime: the dependent is missing wherever an input is (a cancelled flight
+    # has no delay)
+    nulls: bool = False
     # copy and order rules between a child and its parent: the parent table, the child's
     # foreign key columns and the parent's referenced columns
     parent: str | None = None
@@ -86,6 +89,8 @@ class Rule:
         zone = f" in {self.zone}" if self.zone else ""
         if self.kind == "identity" and self.op in ("//", "%"):
             return f"{self.column} = {self.inputs[0]} {self.op} {self.constant:g}"
+        if self.kind == "identity" and self.op == "*+":
+            return f"{self.column} = {self.inputs[0]} * {self.constant:g} + {self.inputs[1]}"
         if self.kind == "identity" and self.op == "clock":
             return f"{self.column} = minutes from {self.inputs[1]} to {self.inputs[0]} (HHMM times)"
         if self.kind == "identity":
@@ -114,6 +119,7 @@ class Rule:
             "decimals": self.decimals,
             "constant": self.constant,
             "zone": self.zone,
+            "nulls": self.nulls,
             "parts": self.parts,
             "parent": self.parent,
             "fk": self.fk,
@@ -268,6 +274,8 @@ def identity(rule: Rule, inputs: list[np.ndarray]) -> np.ndarray:
         return np.floor(inputs[0] / rule.constant)
     if rule.op == "%":
         return np.mod(inputs[0], rule.constant)
+    if rule.op == "*+":
+        return inputs[0] * rule.constant + inputs[1]
     if rule.op == "clock":
         late, early = (np.floor(v / 100) * 60 + np.mod(v, 100) for v in inputs)
         return np.mod(late - early - rule.constant, 1440) + rule.constant
@@ -386,6 +394,9 @@ def apply(
         values[rule.column] = _ordered(rule, values, links, current, dtype)
         return
     implied, applies = expected(rule, values, links)
+    if rule.kind in COMPUTED and rule.nulls:
+        missing = pa.array(~applies)
+        current = pc.if_else(missing, pa.nulls(len(current), plain(current).type), plain(current))
     if rule.kind in COMPUTED:
         applies = applies & _valid(current)
     if isinstance(implied, np.ndarray):

@@ -16,11 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthpipe.generators.fidelity.logic import (
+    COMPUTED,
     HOLD,
     OFFSET,
     PARTS,
     Link,
     Rule,
+    expected,
     factor,
     family,
     measure,
@@ -169,7 +171,21 @@ def detect(
         except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
             if notes is not None:
                 notes.append(f"{kind} rules not searched: {type(exc).__name__}: {exc}")
-    return _acyclic(found)[:MAX_RULES]
+    rules = _acyclic(found)[:MAX_RULES]
+    for rule in rules:
+        if rule.kind in COMPUTED:
+            rule.nulls = _missing_with_inputs(rule, table)
+    return rules
+
+
+def _missing_with_inputs(rule: Rule, table: Columns) -> bool:
+    """Whether the dependent is missing (nearly) wherever an input is."""
+    _, applies = expected(rule, table.arrays, {})
+    lacking = ~applies
+    if not lacking.any():
+        return False
+    missing = ~table.arrays[rule.column].is_valid().to_numpy(zero_copy_only=False)
+    return bool(missing[lacking].mean() >= HOLD)
 
 
 def offsets(rules: list[Rule], columns: dict[str, pa.Array], parents: list[ParentRef]):
@@ -335,7 +351,32 @@ def _identities(table: Columns, dependents: set[str]) -> list[Rule]:
         if share is not None and share >= HOLD and _applies(rule, table) >= MIN_ROWS:
             rule.share = share
             rules.append(rule)
-    return _one_per_triple(rules, table)
+    return _one_per_triple(_recompose(rules, table), table)
+
+
+def _recompose(rules: list[Rule], table: Columns) -> list[Rule]:
+    """``b = a * k + c`` in place of ``a = b // k`` and ``c = b % k`` (an HHMM time from its
+    hour and minute): the parts stay free to follow other rules (an hour copied from a parent)."""
+    out = list(rules)
+    quotients = {(r.inputs[0], r.constant): r for r in rules if r.op == "//"}
+    for rest in [r for r in rules if r.op == "%"]:
+        quotient = quotients.get((rest.inputs[0], rest.constant))
+        if quotient is None:
+            continue
+        whole = Rule(
+            "identity",
+            rest.inputs[0],
+            [quotient.column, rest.column],
+            0.0,
+            op="*+",
+            constant=rest.constant,
+            decimals=_decimals(table.floats(rest.inputs[0])),
+        )
+        share = measure(whole, table.arrays, {})
+        if share is not None and share >= HOLD:
+            whole.share = share
+            out = [r for r in out if r not in (quotient, rest)] + [whole]
+    return out
 
 
 def _identity_candidates(table: Columns, names: list[str], dependents: set[str]) -> set:
@@ -772,6 +813,11 @@ def fit_rules(
             values[name] = columns[name]
     parents = _parent_refs(table, arranged, config, data)
     keys = {c for p in parents for c in p.fk}
+    for fk in table.foreign_keys:  # real lookup keys (airports, carriers) determine values too
+        if config.table(fk.referenced_table).original_data:
+            for column in fk.columns:
+                if column not in values and column in arrow.column_names:
+                    values[column] = arranged(column)
     dependents = set(values) - {order} - keys - set(ticks)
     seed = config.settings(table).seed or 0
     notes: list[str] = []
