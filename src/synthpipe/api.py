@@ -26,7 +26,7 @@ from synthpipe.errors import ArtifactError, ConfigError, SynthpipeError
 from synthpipe.pipeline import Connection, Delivery, Pipeline, Source, load_pipeline
 from synthpipe.progress import ensure as ensure_progress
 from synthpipe.schema import GeneratorConfig, SampleSpec, Table
-from synthpipe.store import DatasetRecord, GeneratorRecord, Status, Store
+from synthpipe.store import DatasetRecord, GeneratorRecord, Status, Store, inside
 
 if TYPE_CHECKING:
     from synthpipe.progress import Progress
@@ -105,6 +105,8 @@ def train(
         config = GeneratorConfig(
             name=name or "generator", generator=kind, tables=resolved, model_configuration=settings
         )
+        if pipeline is not None:
+            config.source_checks = p.generator.source_checks
         if pipeline is not None:  # the file's sizes name tables: check them before training
             from synthpipe.schema import check_sizes
 
@@ -245,7 +247,8 @@ def _batches(
     def read():
         folder = store.dataset_dir(record.id)
         for part in record.tables[table]["parts"]:
-            yield from pq.ParquetFile(folder / part).iter_batches(batch_size=100_000)
+            path = inside(folder, part, f"dataset '{record.name}' record (table {table!r})")
+            yield from pq.ParquetFile(path).iter_batches(batch_size=100_000)
 
     if progress is None:
         return read()

@@ -8,15 +8,25 @@ the dataset's manifest last.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from synthpipe import plugins
-from synthpipe.errors import ArtifactError, CanceledError, ConfigError, NotFoundError
+from synthpipe import plugins, source_checks
+from synthpipe.errors import (
+    ArtifactError,
+    CanceledError,
+    ConfigError,
+    ConnectorError,
+    NotFoundError,
+    SynthpipeError,
+)
+from synthpipe.names import check_table_name
 from synthpipe.progress import Progress
 from synthpipe.schema import GeneratorConfig, SampleSpec, Table, validate_config
-from synthpipe.store import DatasetRecord, GeneratorRecord, Status, Store, new_id
+from synthpipe.store import DatasetRecord, GeneratorRecord, Status, Store, inside, new_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -138,12 +148,23 @@ def read_tables(
     for table in config.generation_order():
         progress.step(f"load {table.name}", total=table.rows, unit="rows")
         batches = []
-        for batch in connector.read(table.name, location, columns=table.column_names):
-            batches.append(batch)
-            progress.advance(batch.num_rows)
-        data[table.name] = (
-            pa.Table.from_batches(batches) if batches else _empty(connector, table, location)
-        )
+        try:
+            for batch in connector.read(table.name, location, columns=table.column_names):
+                batches.append(batch)
+                progress.advance(batch.num_rows)
+            data[table.name] = (
+                pa.Table.from_batches(batches) if batches else _empty(connector, table, location)
+            )
+        except (SynthpipeError, KeyboardInterrupt, MemoryError):
+            raise
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            # A damaged file or a value of the wrong type is bad input, not a bug: name it.
+            raise ConnectorError(
+                f"cannot read table '{table.name}' from the source ({type(connector).__name__}"
+                f"{f', location {location!r}' if location else ''}): {type(exc).__name__}: "
+                f"{exc}; repair or replace the table's data (or leave the table out with "
+                "source.tables)"
+            ) from exc
     progress.done()
     return data
 
@@ -262,6 +283,7 @@ def _job(store: Store, record, progress: Progress, cleanup=None):
 
     progress.listeners.append(persist)
     record.status, record.started_at = Status.IN_PROGRESS, time.time()
+    record.pid, record.host = os.getpid(), socket.gethostname()
     store.save(record)
     try:
         yield record
@@ -324,6 +346,7 @@ def train(
     with _job(store, record, progress, cleanup=lambda: _discard_training(store, record.id)):
         timer = time.perf_counter()
         data = read_tables(connector, config, source.location, progress)
+        data, record.source_findings = source_checks.apply(config, data)
         record.timings["load"] = time.perf_counter() - timer
         train_data, holdout_data = split(
             data, config, holdout, config.model_configuration.seed or 0
@@ -383,7 +406,8 @@ def _save_reference(store: Store, gen_id: str, config: GeneratorConfig, train, h
         folder.mkdir(parents=True, exist_ok=True)
         for name, table in capped.items():
             if not config.table(name).original_data:
-                pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
+                path = folder / f"{check_table_name(name, 'the reference rows')}.parquet"
+                pq.write_table(table, path, compression="zstd")
 
 
 # -- generate -----------------------------------------------------------------------------------
@@ -483,6 +507,8 @@ def generate_partition(
             f"reads version {generator.version}; train it again"
         )
     config = GeneratorConfig.model_validate(generator_record.config)
+    for table in config.tables:  # a record edited by hand or imported by an older release
+        check_table_name(table.name, f"generator '{generator_record.name}'")
     folder = store.dataset_dir(record.id)
     tmp = folder / f".partition-{partition:05d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -514,6 +540,7 @@ def _write_parts(batches, config: GeneratorConfig, spec: SampleSpec, folder) -> 
                 batch, table, seed=spec.seed, partition=spec.partition, batch_no=n
             )
             if table_name not in writers:
+                check_table_name(table_name, "a generated part")
                 path = folder / table_name / f"part-{spec.partition:05d}-00000.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writers[table_name] = pq.ParquetWriter(path, batch.schema, compression="zstd")
@@ -604,4 +631,6 @@ def read_dataset(store: Store, dataset_ref: str, table: str) -> pa.Table:
     folder = store.dataset_dir(record.id)
     import pyarrow as pa
 
-    return pa.concat_tables([pq.read_table(folder / p) for p in record.tables[table]["parts"]])
+    where = f"dataset '{record.name}' record (table {table!r})"
+    parts = [inside(folder, p, where) for p in record.tables[table]["parts"]]
+    return pa.concat_tables([pq.read_table(p) for p in parts])

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from synthpipe.connectors.base import WriteMode
 from synthpipe.errors import ConfigError
-from synthpipe.schema import GeneratorConfig, Model, SampleSpec, Table
+from synthpipe.schema import GeneratorConfig, Model, SampleSpec, SourceChecks, Table
 
 DEMO_PREFIX = "@demo/"
 
@@ -47,6 +47,8 @@ class GeneratorSection(Model):
     model_configuration: dict = Field(default_factory=dict)
     # Share of root rows (with their children) kept out of training as the QA holdout.
     holdout: float = Field(default=0.1, ge=0, lt=0.5)
+    # What training does about duplicate primary keys and orphan rows in the source data.
+    source_checks: SourceChecks = Field(default_factory=SourceChecks)
 
 
 class Gates(Model):
@@ -163,6 +165,7 @@ class Pipeline(Model):
             generator=self.generator.generator,
             tables=tables,
             model_configuration=self.generator.model_configuration,
+            source_checks=self.generator.source_checks,
         )
 
 
@@ -235,17 +238,84 @@ def parse_pipeline(data: dict, base: Path, source: str = "pipeline") -> Pipeline
     return pipeline
 
 
-def load_pipeline(path: str | Path) -> Pipeline:
-    """Read and validate a pipeline YAML file."""
+# The most values a YAML file may expand to through anchors and aliases (`*name`): a normal
+# pipeline file has a few hundred; a "billion laughs" file has billions and would hang the
+# validation of any field that holds it.
+YAML_MAX_VALUES = 100_000
+
+
+def safe_load_yaml(text: str, source: str):
+    """YAML safe_load that refuses a document whose aliases expand to more than
+    YAML_MAX_VALUES values, naming the line of the alias; ConfigError for invalid YAML."""
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        aliases: list = []
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                node = super().compose_node(parent, index)
+                self.aliases.append((event.anchor, event.start_mark, node))
+                return node
+            return super().compose_node(parent, index)
+
+    loader = Loader(text)
+    loader.aliases = []
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if loader.aliases:
+            _check_expansion(node, loader.aliases, source)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", source=source) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root, aliases: list, source: str) -> None:
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            if sizes[id(node)] < 0:
+                raise ValueError("recursive")
+            return sizes[id(node)]
+        sizes[id(node)] = -1
+        total = 1
+        if isinstance(node.value, list):
+            for item in node.value:
+                for child in item if isinstance(item, tuple) else (item,):
+                    total += size(child)
+                    if total > YAML_MAX_VALUES:
+                        break
+        sizes[id(node)] = total = min(total, YAML_MAX_VALUES + 1)
+        return total
+
+    try:
+        too_big = size(root) > YAML_MAX_VALUES
+    except ValueError:
+        too_big = True
+    if too_big:
+        anchor, mark, _ = max(aliases, key=lambda a: sizes.get(id(a[2]), YAML_MAX_VALUES + 1))
+        raise ConfigError(
+            f"line {mark.line + 1}: alias *{anchor} (with the other aliases) expands the file to "
+            f"more than {YAML_MAX_VALUES:,} values, or refers to itself; a pipeline file needs "
+            "far fewer: write the values out or use fewer nested aliases",
+            source=source,
+        )
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and validate a pipeline YAML file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read pipeline file: {exc.strerror}", source=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", source=str(path)) from None
+    data = safe_load_yaml(text, str(path))
     return parse_pipeline(data, path.parent, source=str(path))
 
 

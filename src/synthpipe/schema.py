@@ -17,6 +17,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 # A table needs at least this many rows to be learned from (original-data tables excepted):
 # below it every value is a rare value and value protection would leave nothing to learn.
 MIN_TRAINING_ROWS = 10
+# The most rows generation.sizes may ask of one table: a typo like 1e12 is refused before any
+# work, not found out after hours of generation.
+MAX_ROWS_PER_TABLE = 1_000_000_000
 
 
 class Model(BaseModel):
@@ -165,6 +168,17 @@ class Table(Model):
         return [c.name for c in self.columns or []]
 
 
+class SourceChecks(Model):
+    """What training does about key problems in the source data (docs/pipelines.md)."""
+
+    # Rows sharing a primary key value: refuse to train (default), drop all but the first row
+    # of each key, or keep them (generated keys are unique anyway).
+    duplicate_keys: Literal["refuse", "drop", "keep"] = "refuse"
+    # Rows whose foreign key matches no row of the referenced table: keep them (default; their
+    # share is recorded and logged), drop them (and rows referencing them), or refuse to train.
+    orphans: Literal["keep", "drop", "refuse"] = "keep"
+
+
 class GeneratorConfig(Model):
     """What to learn: the tables, their relations and the training settings."""
 
@@ -173,6 +187,7 @@ class GeneratorConfig(Model):
     generator: str = "fidelity"
     tables: list[Table]
     model_configuration: ModelConfiguration = Field(default_factory=ModelConfiguration)
+    source_checks: SourceChecks = Field(default_factory=SourceChecks)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -224,10 +239,18 @@ class SampleSpec(Model):
 
     @field_validator("sizes")
     @classmethod
-    def _rows_not_negative(cls, sizes: dict[str, int]) -> dict[str, int]:
+    def _rows_in_range(cls, sizes: dict[str, int]) -> dict[str, int]:
         bad = [f"table '{t}' has {n} rows" for t, n in sizes.items() if n < 0]
         if bad:
             raise ValueError("; ".join(bad) + "; give 0 or more rows (0 generates an empty table)")
+        huge = [
+            f"table '{t}' asks for {n} rows" for t, n in sizes.items() if n > MAX_ROWS_PER_TABLE
+        ]
+        if huge:
+            raise ValueError(
+                "; ".join(huge) + f", more than the {MAX_ROWS_PER_TABLE:,} rows synthpipe "
+                "generates per table; ask for fewer rows (or generate several datasets)"
+            )
         return sizes
 
 
@@ -277,15 +300,24 @@ def validate_config(config: GeneratorConfig) -> list[str]:
         problems += _check_foreign_keys(table, by_name)
         problems += _check_size(table)
     problems += _check_context_cycles(config)
+    problems += _check_key_cycles(config)
     problems += _check_roots(config)
     problems += _check_original_data(config)
     return problems
 
 
 def _check_names(config: GeneratorConfig) -> list[str]:
+    from synthpipe.names import problem
+
     problems = []
     seen: set[str] = set()
     for table in config.tables:
+        why = problem(table.name)
+        if why is not None:  # table names become file names in the artifact store
+            problems.append(
+                f"table name {table.name!r} cannot be used as a file name: {why}; rename the "
+                "table at the source, or leave it out (list the other tables in source.tables)"
+            )
         if table.name in seen:
             problems.append(f"table '{table.name}' is defined twice; give each table one entry")
         seen.add(table.name)
@@ -347,6 +379,14 @@ def _check_foreign_keys(table: Table, by_name: dict[str, Table]) -> list[str]:
             )
             continue
         targets = fk.referenced_columns or parent.primary_key
+        if sorted(targets) != sorted(parent.primary_key):
+            problems.append(
+                f"{where} references {parent.name}({', '.join(targets)}), which is not the "
+                f"primary key of '{parent.name}' ({', '.join(parent.primary_key)}): referenced "
+                "rows must be unique; reference the primary key, or set primary_key of "
+                f"'{parent.name}' to the referenced column(s)"
+            )
+            continue
         if len(targets) != len(fk.columns):
             problems.append(
                 f"{where} has {len(fk.columns)} column(s) but '{parent.name}' key has "
@@ -392,6 +432,39 @@ def _check_context_cycles(config: GeneratorConfig) -> list[str]:
                     f"context foreign keys form a cycle: {' -> '.join([*cycle, node])}; "
                     "set is_context: false on one of them"
                 )
+    return problems
+
+
+def _check_key_cycles(config: GeneratorConfig) -> list[str]:
+    """Foreign keys (context or not) between two or more tables that form a cycle: no table of
+    it can be generated first. A table referencing itself is fine. Cycles made of context keys
+    alone are reported by ``_check_context_cycles``."""
+    edges = {
+        t.name: sorted({fk.referenced_table for fk in t.foreign_keys} - {t.name})
+        for t in config.tables
+    }
+    context = {t.name: t.context_key.referenced_table for t in config.tables if t.context_key}
+    problems: list[str] = []
+    state: dict[str, str] = {}  # "open" while on the DFS path, "done" after
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for parent in edges[node]:
+            if state.get(parent) == "open":
+                cycle = path[path.index(parent) :]
+                hops = zip(cycle, [*cycle[1:], parent], strict=True)
+                if not all(context.get(a) == b for a, b in hops):
+                    problems.append(
+                        f"foreign keys form a cycle: {' -> '.join([*cycle, parent])}; no table "
+                        "of it can be generated first; drop one of these foreign keys"
+                    )
+            elif parent in edges and parent not in state:
+                walk(parent, [*path, parent])
+        state[node] = "done"
+
+    for start in edges:
+        if start not in state:
+            walk(start, [start])
     return problems
 
 

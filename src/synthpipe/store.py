@@ -14,14 +14,22 @@ Layout under ``SYNTHPIPE_HOME`` (default ``./.synthpipe``)::
 
 Nothing stored can execute code when loaded, and every record carries a format version that is
 checked on load.
+
+Hostile input is refused, not trusted (docs/architecture.md, "Artifacts"): a record that cannot
+be read is skipped by listings, a model file naming a path outside its folder is not opened, an
+import is unpacked into a temporary folder (bounded in size, no links, no paths leaving it) and
+renamed into place only when complete, and a job whose process is gone is recorded FAILED.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
+import socket
+import stat
 import tempfile
 import time
 import zipfile
@@ -30,9 +38,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from synthpipe.errors import ArtifactError, NotFoundError
+from synthpipe.names import problem
 
 if TYPE_CHECKING:
     from synthpipe.generators.base import FittedState
@@ -44,6 +53,14 @@ EXPORT_MANIFEST = "synthpipe-generator.json"
 # was left by a killed process and no longer counts.
 DELIVERING_PREFIX = ".delivering-"
 DELIVERY_STALE_S = 24 * 3600
+# Limits of an imported archive: the bytes it may unpack to in all, and how much smaller than
+# its content a member over IMPORT_RATIO_FLOOR bytes may be (a "zip bomb" is thousands of
+# times smaller; models of synthpipe compress far less).
+IMPORT_MAX_BYTES = 4 * 1024**3
+IMPORT_MAX_RATIO = 200
+IMPORT_RATIO_FLOOR = 1024**2
+
+log = logging.getLogger("synthpipe.store")
 
 
 class Status(StrEnum):
@@ -72,6 +89,10 @@ class Record(BaseModel):
     progress: list[dict] = Field(default_factory=list)
     # Seconds per phase, e.g. {"load": 0.4, "train": 3.1}.
     timings: dict[str, float] = Field(default_factory=dict)
+    # The process running the job (while IN_PROGRESS): a record whose process is gone from this
+    # host is recorded FAILED ("abandoned") when it is next read.
+    pid: int | None = None
+    host: str | None = None
 
 
 class GeneratorRecord(Record):
@@ -82,6 +103,8 @@ class GeneratorRecord(Record):
     training_rows: dict[str, int] = Field(default_factory=dict)
     # Per-table column statistics of the training data (for validation suites).
     statistics: dict[str, Any] = Field(default_factory=dict)
+    # Key problems found in the source data and what was done (generator.source_checks).
+    source_findings: list[dict] = Field(default_factory=list)
 
 
 class DatasetRecord(Record):
@@ -106,6 +129,49 @@ def default_home() -> Path:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{time.strftime('%Y%m%d')}-{secrets.token_hex(3)}"
+
+
+def inside(folder: Path, relative: str, what: str) -> Path:
+    """``folder / relative`` when it stays inside ``folder`` (no absolute path, no ``..``, no
+    link leading out); else ArtifactError naming ``what``."""
+    path = (folder / relative).resolve() if isinstance(relative, str) else None
+    if path is None or not path.is_relative_to(folder.resolve()):
+        raise ArtifactError(
+            f"{what} names the path {relative!r}, outside {folder}; the artifact was changed by "
+            "hand or damaged: delete it and train, generate or import it again"
+        )
+    return path
+
+
+def _check_version(data: Any, where: Path | str) -> None:
+    """Refuse a record (or export manifest) of another format version, saying which side is
+    newer."""
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version == FORMAT_VERSION:
+        return
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        fix = "upgrade synthpipe to the release that wrote it"
+    else:
+        fix = "use the synthpipe release that wrote it"
+    raise ArtifactError(
+        f"{where} has format version {version}, this synthpipe reads version "
+        f"{FORMAT_VERSION}; {fix}"
+    )
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(map(str, error['loc'])) or '(top level)'}: {error['msg']}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -147,13 +213,28 @@ class Store:
                 f"cannot read {path}: {exc}; the artifact is damaged, "
                 "delete it and train or generate again"
             ) from exc
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        _check_version(data, path)
+        try:
+            record = cls.model_validate(data)
+        except ValidationError as exc:
             raise ArtifactError(
-                f"{path} has format version {version}, this synthpipe reads "
-                f"version {FORMAT_VERSION}; use the synthpipe release that wrote it"
-            )
-        return cls.model_validate(data)
+                f"{path} is damaged ({exc.error_count()} problem(s), first: "
+                f"{_first(exc)}); delete it and train or generate again"
+            ) from None
+        return self._abandoned(record)
+
+    def _abandoned(self, record: Record) -> Record:
+        """An IN_PROGRESS record whose process is gone from this host, saved as FAILED."""
+        if (
+            record.status is Status.IN_PROGRESS
+            and record.pid is not None
+            and record.host == socket.gethostname()
+            and not _alive(record.pid)
+        ):
+            record.status, record.finished_at = Status.FAILED, time.time()
+            record.error = f"abandoned (process {record.pid} is gone)"
+            self.save(record)
+        return record
 
     def _all(self, kind: str, cls: type[Record]) -> list[Record]:
         folder = self.root / kind
@@ -162,13 +243,12 @@ class Store:
         records = []
         for p in folder.iterdir():
             if p.name.startswith(".") or not (p / "record.json").is_file():
-                continue  # ".trash-*": being deleted
+                continue  # ".trash-*": being deleted; ".import-*": being imported
             try:
                 records.append(self._load(p / "record.json", cls))
-            except ArtifactError:
-                if p.exists():
-                    raise
-                # deleted by another process meanwhile
+            except ArtifactError as exc:
+                if p.exists():  # else deleted by another process meanwhile
+                    log.warning("skipped %s: %s", p.name, exc)
         return sorted(records, key=lambda r: r.created_at)
 
     def generators(self) -> list[GeneratorRecord]:
@@ -211,10 +291,22 @@ class Store:
         return by_id or [r for r in records if r.name == ref]
 
     def generator(self, ref: str) -> GeneratorRecord:
-        return self._find(ref, self.generators(), "generator")
+        return self._by_id(ref, "generators", GeneratorRecord) or self._find(
+            ref, self.generators(), "generator"
+        )
 
     def dataset(self, ref: str) -> DatasetRecord:
-        return self._find(ref, self.datasets(), "dataset")
+        return self._by_id(ref, "datasets", DatasetRecord) or self._find(
+            ref, self.datasets(), "dataset"
+        )
+
+    def _by_id(self, ref: str, kind: str, cls: type[Record]) -> Record | None:
+        """The record whose id is ``ref``, read directly: a damaged one raises its own error
+        (listings skip it). None when no folder has that id."""
+        if not isinstance(ref, str) or problem(ref) is not None:
+            return None
+        path = self.root / kind / ref / "record.json"
+        return self._load(path, cls) if path.is_file() else None
 
     # -- fitted state -------------------------------------------------------------------------
     def save_state(self, gen_id: str, state: FittedState) -> None:
@@ -252,13 +344,27 @@ class Store:
             raise ArtifactError(
                 f"generator '{gen_id}' has no fitted model; train it first (`synthpipe train`)"
             )
-        doc = json.loads((model / "meta.json").read_text())
-        with np.load(model / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        tables = {
-            name: pq.read_table(model / "tables" / file) for name, file in doc["tables"].items()
-        }
-        return FittedState(meta=doc["meta"], arrays=arrays, tables=tables)
+        fix = f"train generator '{gen_id}' again, or import it again from its export"
+        try:
+            doc = json.loads((model / "meta.json").read_text())
+            meta, files = doc["meta"], doc["tables"]
+            if not isinstance(meta, dict) or not isinstance(files, dict):
+                raise TypeError("'meta' and 'tables' must be JSON objects")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ArtifactError(f"{model / 'meta.json'} is damaged ({exc}); {fix}") from None
+        try:
+            with np.load(model / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ArtifactError(f"{model / 'arrays.npz'} is damaged ({exc}); {fix}") from None
+        tables = {}
+        for name, file in files.items():
+            path = inside(model / "tables", file, f"{model / 'meta.json'} (table {name!r})")
+            try:
+                tables[name] = pq.read_table(path)
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                raise ArtifactError(f"{path} is damaged ({exc}); {fix}") from None
+        return FittedState(meta=meta, arrays=arrays, tables=tables)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def _remove(self, folder: Path) -> None:
@@ -417,7 +523,10 @@ class Store:
         return expired
 
     def export_generator(self, ref: str, path: str | Path) -> Path:
-        """Write a generator (record and model, no real data) to one zip file."""
+        """Write a generator (record and model, no real data) to one zip file.
+
+        Refused when the generator's folder holds a symbolic link: synthpipe writes none, and
+        following one would put a file from elsewhere into the export."""
         record = self.generator(ref)
         if record.status is not Status.DONE:
             raise ArtifactError(
@@ -425,23 +534,31 @@ class Store:
                 "generators (status DONE) can be exported"
             )
         folder, path = self.generator_dir(record.id), Path(path)
+        files = _export_files(folder)
         tmp = path.with_name(f".{path.name}.tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(
-                EXPORT_MANIFEST,
-                json.dumps(
-                    {"format_version": FORMAT_VERSION, "id": record.id, "name": record.name}
-                ),
-            )
-            for file in sorted(folder.rglob("*")):
-                rel = file.relative_to(folder)
-                if file.is_file() and rel.parts[0] != "reference":
-                    zf.write(file, str(rel))
-        os.replace(tmp, path)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(
+                    EXPORT_MANIFEST,
+                    json.dumps(
+                        {"format_version": FORMAT_VERSION, "id": record.id, "name": record.name}
+                    ),
+                )
+                for rel in files:
+                    zf.write(folder / rel, rel)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     def import_generator(self, path: str | Path, name: str | None = None) -> GeneratorRecord:
-        """Add a generator from an export file under a new id."""
+        """Add a generator from an export file under a new id.
+
+        Everything is checked before the generator appears: the manifest's and the record's
+        format versions, the table names of its config, each member (no absolute path, no
+        ``..``, no link) and the unpacked size (IMPORT_MAX_BYTES in all, members at most
+        IMPORT_MAX_RATIO times their compressed size). It is unpacked into a hidden temporary
+        folder and renamed into place, so a refused archive leaves nothing behind."""
         path = Path(path)
         try:
             zf = zipfile.ZipFile(path)
@@ -449,19 +566,18 @@ class Store:
             raise ArtifactError(f"{path} is not a synthpipe generator export: {exc}") from exc
         with zf:
             manifest = self._export_manifest(zf, path)
-            record = GeneratorRecord.model_validate_json(zf.read("record.json"))
+            record = _archived_record(zf, path)
+            members = _checked_members(zf, path)
             record.id = new_id("gen")
-            record.name = name or manifest["name"]
+            record.name = name or manifest.get("name") or record.name
             target = self.generator_dir(record.id)
-            for member in zf.namelist():
-                if member == EXPORT_MANIFEST:
-                    continue
-                dest = (target / member).resolve()
-                if not dest.is_relative_to(target.resolve()):
-                    raise ArtifactError(f"{path} contains an unsafe path '{member}'; not imported")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(zf.read(member))
-        self.save(record)
+            tmp = target.with_name(f".import-{record.id}")
+            try:
+                _unpack(zf, members, tmp, path)
+                write_json_atomic(tmp / "record.json", record.model_dump(mode="json"))
+                os.replace(tmp, target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         return record
 
     def _export_manifest(self, zf: zipfile.ZipFile, path: Path) -> dict:
@@ -471,11 +587,11 @@ class Store:
             raise ArtifactError(
                 f"{path} has no {EXPORT_MANIFEST}; it is not a synthpipe generator export"
             ) from exc
-        if manifest.get("format_version") != FORMAT_VERSION:
+        except (ValueError, zipfile.BadZipFile) as exc:
             raise ArtifactError(
-                f"{path} has format version {manifest.get('format_version')}, "
-                f"this synthpipe reads {FORMAT_VERSION}"
-            )
+                f"{path}: {EXPORT_MANIFEST} is damaged ({exc}); export the generator again"
+            ) from None
+        _check_version(manifest, f"{path} ({EXPORT_MANIFEST})")
         return manifest
 
     def clone_generator(self, ref: str, name: str | None = None) -> GeneratorRecord:
@@ -490,3 +606,108 @@ class Store:
         shutil.copytree(self.generator_dir(record.id), self.generator_dir(clone.id))
         self.save(clone)
         return clone
+
+
+# -- export and import helpers ------------------------------------------------------------------
+
+
+def _export_files(folder: Path) -> list[str]:
+    """Relative paths of the files an export holds (no real rows); refuses symbolic links."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        for entry in [*dirnames, *filenames]:
+            if (here / entry).is_symlink():
+                raise ArtifactError(
+                    f"{here / entry} is a symbolic link; synthpipe never writes links into a "
+                    "generator's folder, so it was changed by hand: remove the link (or train "
+                    "the generator again) before exporting"
+                )
+        rel = here.relative_to(folder)
+        if rel.parts[:1] == ("reference",):
+            dirnames.clear()  # real rows kept for QA never leave the store
+            continue
+        files += sorted(str(rel / f) for f in filenames)
+    return sorted(f for f in files if f != "reference")
+
+
+def _archived_record(zf: zipfile.ZipFile, path: Path) -> GeneratorRecord:
+    """The generator record inside an export, checked: version, fields, table names."""
+    from synthpipe.schema import GeneratorConfig
+
+    try:
+        data = json.loads(zf.read("record.json"))
+    except KeyError:
+        raise ArtifactError(
+            f"{path} has no record.json; it is not a complete generator export: export the "
+            "generator again"
+        ) from None
+    except (ValueError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(
+            f"{path}: record.json is damaged ({exc}); export the generator again"
+        ) from None
+    _check_version(data, f"{path} (record.json)")
+    try:
+        record = GeneratorRecord.model_validate(data)
+        config = GeneratorConfig.model_validate(record.config)
+    except ValidationError as exc:
+        raise ArtifactError(
+            f"{path}: record.json is damaged ({_first(exc)}); export the generator again"
+        ) from None
+    bad = [(t.name, why) for t in config.tables if (why := problem(t.name)) is not None]
+    if bad:
+        names = "; ".join(f"table {n!r}: {why}" for n, why in bad)
+        raise ArtifactError(
+            f"{path} names tables that cannot be file names ({names}); not imported: rename "
+            "the table(s) where the generator was trained, train and export it again"
+        )
+    record.pid = record.host = None
+    return record
+
+
+def _checked_members(zf: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
+    """The members to unpack; refuses unsafe names, links and sizes beyond the limits."""
+    members, total = [], 0
+    for info in zf.infolist():
+        name = info.filename
+        if name in (EXPORT_MANIFEST, "record.json") or info.is_dir():
+            continue
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise ArtifactError(f"{path} contains an unsafe path {name!r}; not imported")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ArtifactError(f"{path} contains a symbolic link {name!r}; not imported")
+        if info.file_size > IMPORT_RATIO_FLOOR and (
+            info.file_size > IMPORT_MAX_RATIO * max(info.compress_size, 1)
+        ):
+            raise ArtifactError(
+                f"{path} member {name!r} unpacks to {info.file_size:,} bytes from "
+                f"{info.compress_size:,}, more than {IMPORT_MAX_RATIO} times smaller; a "
+                "synthpipe export never is: not imported"
+            )
+        total += info.file_size
+        members.append(info)
+    if total > IMPORT_MAX_BYTES:
+        raise ArtifactError(
+            f"{path} unpacks to {total:,} bytes, more than the {IMPORT_MAX_BYTES:,} an import "
+            "may take; not imported"
+        )
+    return members
+
+
+def _unpack(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], folder: Path, path: Path):
+    """Write ``members`` under ``folder``, counting the bytes actually unpacked (a member's
+    declared size may lie)."""
+    written = 0
+    for info in members:
+        dest = folder / info.filename
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(dest, "wb") as out:
+            while chunk := src.read(1024**2):
+                written += len(chunk)
+                if written > IMPORT_MAX_BYTES:
+                    raise ArtifactError(
+                        f"{path} unpacks to more than the {IMPORT_MAX_BYTES:,} bytes an import "
+                        "may take; not imported"
+                    )
+                out.write(chunk)

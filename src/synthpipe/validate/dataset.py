@@ -15,7 +15,7 @@ from pathlib import Path
 from synthpipe.errors import ArtifactError
 from synthpipe.pipeline import Validation
 from synthpipe.progress import Progress, ensure
-from synthpipe.store import DatasetRecord, Status, Store
+from synthpipe.store import DatasetRecord, Status, Store, inside
 from synthpipe.validate import relational
 from synthpipe.validate.checks import Check
 from synthpipe.validate.gates import check_gates, stored_metrics
@@ -90,7 +90,10 @@ def _run(
     runner.prepare(suites)  # bad user expectations stop here, before any data is read
     result.gx_version = runner.version
     folder = store.dataset_dir(record.id)
-    parts = {t: [folder / p for p in info["parts"]] for t, info in record.tables.items()}
+    parts = {
+        t: [inside(folder, p, f"dataset '{record.name}' record") for p in info["parts"]]
+        for t, info in record.tables.items()
+    }
     con = relational.connect()
     try:
         for table, checks in suites.items():
