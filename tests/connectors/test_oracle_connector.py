@@ -355,3 +355,32 @@ def test_a_missing_schema_is_refused_before_anything_is_written(oracle, fake):
         oracle.write_tables([(PEOPLE, people(2).to_batches())], "SYNTH", "overwrite")
     assert not [s for s in fake.statements if not s.startswith("SELECT")]
     assert fake.arrays == []
+
+
+# -- issue 13: secrets in DSNs, long names, hidden staging tables (the recording fake) -------
+
+
+def test_a_password_inside_the_dsn_never_shows_in_reprs_or_errors():
+    """The real thin driver against a closed port: the DSN's password is masked everywhere."""
+    from synthpipe_oracle import OracleConnector
+
+    connector = OracleConnector(dsn=f"scott/{SECRET}@127.0.0.1:1/svc", tcp_connect_timeout=2)
+    assert SECRET not in repr(connector)
+    with pytest.raises(ConnectorError, match="Oracle cannot connect") as raised:
+        connector.tables()
+    assert SECRET not in str(raised.value)
+    assert "scott/***@127.0.0.1:1/svc" in str(raised.value)
+
+
+def test_names_over_128_bytes_are_refused_before_any_statement(oracle, fake):
+    long = "T" * 129
+    with pytest.raises(ConnectorError, match=f"table '{long}'.*limit of 128 bytes"):
+        oracle.write(PEOPLE.model_copy(update={"name": long}), people(2).to_batches())
+    assert fake.statements == []
+
+
+def test_staging_leftovers_are_hidden_and_dropped_by_the_next_delivery(oracle, fake):
+    fake.tables.update({"people", "_sp_dead01_people"})
+    assert oracle.tables() == ["people"]
+    oracle.write(PEOPLE, people(2).to_batches(), mode="overwrite")
+    assert fake.tables == {"people"}

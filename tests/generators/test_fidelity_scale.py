@@ -83,16 +83,14 @@ def test_a_tree_splitting_on_many_variables_is_evaluated_without_overflow(plan_c
     assert np.array_equal(tree.apply(x), expected)
 
 
-def test_a_wide_table_trains_quickly_and_keeps_a_dependency_deep_inside():
-    # 150 columns crashed ("array is too big") or took minutes before
+def test_a_wide_table_trains_and_keeps_a_dependency_deep_inside():
+    # 150 columns crashed ("array is too big") or took minutes before; speed itself is
+    # measured by bench/scale.py, the cost bound by the score-counting test below
     arrow, a, b = wide(1000, 150)
-    start = time.perf_counter()
     state = fit(arrow)
-    seconds = time.perf_counter() - start
     synthetic = sample(state, 1000)
     assert correlation(arrow, a, b) > 0.99
     assert correlation(synthetic, a, b) > 0.9
-    assert seconds < 30, f"150 columns x 1,000 rows trained in {seconds:.0f}s"
 
 
 def random_variables(count: int, rows: int, seed: int = 0) -> list[Variable]:
@@ -184,8 +182,9 @@ def test_a_large_table_chooses_splits_on_a_sample_and_counts_every_row(monkeypat
 
 
 def test_max_training_time_is_honoured_and_strong_dependencies_survive():
-    # without a limit this table trains in about 15 s; before, a limit left the variables not
-    # yet reached with their marginal distribution, losing the dependency
+    # the setting is a time limit, so this test times training (with a margin for a loaded
+    # machine); without a limit this table trains in about 15 s. Before, a limit left the
+    # variables not yet reached with their marginal distribution, losing the dependency
     arrow, a, b = wide(20_000, 60)
     limit = 6.0
     start = time.perf_counter()

@@ -184,7 +184,8 @@ class DuckDBConnector(SQLConnector):
                     self._execute(f"DROP TABLE {self.dialect.qualify(location, target.final)}")
             rows = []
             for target, batches in zip(targets, data, strict=True):
-                refs = references(target.table, tables) if create_constraints else []
+                made = target.stage is not None or target.create
+                refs = references(target.table, tables) if create_constraints and made else []
                 rows.append(self._stage_and_load(target, batches, location, refs))
             if record is not None:
                 self._record(targets, rows, location, record)
@@ -204,6 +205,8 @@ class DuckDBConnector(SQLConnector):
         the transaction commits it is as invisible to other connections as a staging table.
         """
         q = self.dialect
+        if target.skip:
+            return 0
         if target.create:  # an append creating its table
             parents = [(fk, q.qualify(location, parent)) for fk, parent in refs]
             self._execute(q.create_table(q.qualify(location, target.final), target.table, parents))

@@ -467,25 +467,22 @@ class SQLConnector(Connector):
             self._drop_leftovers(location)
             targets = self._plan([t for t, _ in completed], location, mode)
             done = self._already_delivered(targets, location, mode, dataset_id)
-            data = [d for _, d in completed]
-            live = [(t, d) for t, d in zip(targets, data, strict=True) if not t.skip]
+            if all(t.skip for t in targets) and done:
+                return {t.final: done.get(t.final, 0) for t in targets}
+            data = _shift_keys(self, targets, [d for _, d in completed], location, mode)
             rows = self._deliver(
-                [t for t, _ in live],
-                _shift_keys(self, [t for t, _ in live], [d for _, d in live], location, mode),
-                location,
-                create_constraints,
-                _Log(mode, dataset_id),
+                targets, data, location, create_constraints, _Log(mode, dataset_id)
             )
-        written = {t.final: n for (t, _), n in zip(live, rows, strict=True)}
-        return {t.final: written.get(t.final, done.get(t.final, 0)) for t in targets}
+        return {
+            t.final: done.get(t.final, 0) if t.skip else n
+            for t, n in zip(targets, rows, strict=True)
+        }
 
     def _check_names(self, tables: list[Table]) -> None:
         """Refuse names the database would truncate, before anything is written."""
         limit = self.dialect.max_identifier
         unit = "bytes" if self.dialect.identifier_bytes else "characters"
-        problems = [
-            f"table '{t.name}'" for t in tables if self.dialect.too_long(t.name)
-        ] + [
+        problems = [f"table '{t.name}'" for t in tables if self.dialect.too_long(t.name)] + [
             f"column '{t.name}.{c}'"
             for t in tables
             for c in t.column_names
@@ -704,6 +701,8 @@ class SQLConnector(Connector):
                 self._execute(f"DELETE FROM {self.dialect.qualify(location, target.final)}")
 
     def _load_target(self, target: Target, data: Batches, location: str | None) -> int:
+        if target.skip:
+            return 0
         name = target.stage or target.final
         return self._load(self.dialect.qualify(location, name), target.table, data)
 
@@ -749,10 +748,10 @@ class SQLConnector(Connector):
             return
         qualified, p = self.dialect.qualify(location, DELIVERY_LOG), self.dialect.param
         for target, count in zip(targets, rows, strict=True):
+            if target.skip:
+                continue
             if record.mode is not WriteMode.APPEND:
-                self._execute(
-                    f"DELETE FROM {qualified} WHERE table_name = {p(1)}", [target.final]
-                )
+                self._execute(f"DELETE FROM {qualified} WHERE table_name = {p(1)}", [target.final])
             if record.dataset_id:
                 self._execute(
                     f"INSERT INTO {qualified} (dataset_id, table_name, write_mode, rows_written, "

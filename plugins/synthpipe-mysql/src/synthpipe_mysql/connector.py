@@ -178,8 +178,7 @@ class MySQLConnector(SQLConnector):
         except Exception:  # the timeout is the message; the names are a bonus
             rows = []
         sessions = "; ".join(
-            f"connection {pid} (user {user}@{host}, database {db}, {state or command} for "
-            f"{secs} s)"
+            f"connection {pid} (user {user}@{host}, database {db}, {state or command} for {secs} s)"
             for pid, user, host, db, command, state, secs in rows
         )
         return LockTimeoutError(
