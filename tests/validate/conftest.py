@@ -1,8 +1,9 @@
 """Trained generators for the validation tests, and a way to corrupt a dataset's parts.
 
-Two generators are trained once per session with the fast ``independent`` baseline: the demo
-pipeline (plots -> surveys, species lookup) and a hand-made shop (customers -> orders ->
-order_lines with a compound primary key, a products lookup, a fake and a dropped column).
+Two generators are trained once per session: the demo pipeline with the fast ``independent``
+baseline (plots -> surveys, species lookup), and a hand-made shop (customers -> orders ->
+order_lines with a compound primary key, a products lookup, a fake and a dropped column) with
+``fidelity``, since the baseline refuses keys that span several columns.
 Each test generates its own small dataset, so corrupting its parts never leaks.
 """
 
@@ -111,7 +112,7 @@ def store_home(tmp_path_factory) -> Path:
     api.train(
         source={"connector": "files", "options": {"path": str(source)}},
         tables=SHOP_TABLES,
-        generator="independent",
+        generator="fidelity",
         name="shop",
         home=home,
     )
