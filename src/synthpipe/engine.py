@@ -58,7 +58,8 @@ def resolve_tables(connector: Connector, source: Source, overrides: list[Table])
     """The source's catalog merged with the user's table settings (theirs win)."""
     by_name = {t.name: t for t in overrides}
     names = source.tables or None
-    available = connector.tables(source.location)
+    with _bad_source("the tables", connector, source.location):
+        available = connector.tables(source.location)
     missing = [n for n in [*(names or []), *by_name] if n not in available]
     if missing:
         raise ConfigError(
@@ -68,8 +69,28 @@ def resolve_tables(connector: Connector, source: Source, overrides: list[Table])
                 for n in dict.fromkeys(missing)
             ]
         )
-    discovered = connector.schema(source.location, names)
+    with _bad_source("the tables' columns", connector, source.location):
+        discovered = connector.schema(source.location, names)
     return [_merge(table, by_name.get(table.name)) for table in discovered]
+
+
+@contextmanager
+def _bad_source(what: str, connector: Connector, location: str | None):
+    """A damaged file or a value of the wrong type at the source is bad input, not a bug:
+    raise ConnectorError naming what was read, where, and the fix."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (SynthpipeError, KeyboardInterrupt, MemoryError):
+        raise
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        at = f", location {location!r}" if location else ""
+        raise ConnectorError(
+            f"cannot read {what} from the source (connector '{connector.kind}'{at}): "
+            f"{type(exc).__name__}: {exc}; repair or replace that data, or leave the table "
+            "out (list the other tables in source.tables)"
+        ) from exc
 
 
 def _merge(found: Table, user: Table | None) -> Table:
@@ -148,23 +169,13 @@ def read_tables(
     for table in config.generation_order():
         progress.step(f"load {table.name}", total=table.rows, unit="rows")
         batches = []
-        try:
+        with _bad_source(f"table '{table.name}'", connector, location):
             for batch in connector.read(table.name, location, columns=table.column_names):
                 batches.append(batch)
                 progress.advance(batch.num_rows)
             data[table.name] = (
                 pa.Table.from_batches(batches) if batches else _empty(connector, table, location)
             )
-        except (SynthpipeError, KeyboardInterrupt, MemoryError):
-            raise
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            # A damaged file or a value of the wrong type is bad input, not a bug: name it.
-            raise ConnectorError(
-                f"cannot read table '{table.name}' from the source ({type(connector).__name__}"
-                f"{f', location {location!r}' if location else ''}): {type(exc).__name__}: "
-                f"{exc}; repair or replace the table's data (or leave the table out with "
-                "source.tables)"
-            ) from exc
     progress.done()
     return data
 
