@@ -12,10 +12,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_support import duckdb_delivery, pg_query
 
 from synthpipe.airflow.operators import SynthpipeDeliverOperator, SynthpipeGenerateOperator
+from synthpipe.connectors.sql import DELIVERY_LOG
 from synthpipe.store import Store
 
 TABLES = ["plots", "surveys", "species"]
 TABLES_SQL = "SELECT table_name FROM information_schema.tables"
+# What a delivery leaves: the tables and the delivery log (which makes retried appends no-ops);
+# no staging tables.
+DELIVERED = sorted([*TABLES, DELIVERY_LOG])
 
 
 def make_dataset(home, context, plots: int, seed: int = 0) -> dict:
@@ -92,7 +96,7 @@ def test_second_delivery_overwrites_without_duplicates_or_leftovers(
     second = make_dataset(trained_home, context, plots=3, seed=1)
     deliver(trained_home, context, second, delivery=target)
     assert duck_counts(tmp_path / "w.db") == second["tables"]
-    assert duck_tables(tmp_path / "w.db") == sorted(TABLES)  # no staging tables left
+    assert duck_tables(tmp_path / "w.db") == DELIVERED  # no staging tables left
     with duckdb.connect(str(tmp_path / "w.db"), read_only=True) as con:
         dupes = con.execute("SELECT count(*) - count(DISTINCT record_id) FROM surveys").fetchone()
     assert dupes == (0,)
@@ -150,4 +154,4 @@ def test_delivery_to_an_airflow_postgres_connection(trained_home, pg_schema, con
     leftovers = pg_query(
         f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{pg_schema}'"
     )
-    assert sorted(r[0] for r in leftovers) == sorted(TABLES)
+    assert sorted(r[0] for r in leftovers) == DELIVERED
