@@ -1,27 +1,84 @@
 """Local files: a folder of parquet or CSV files is a dataset, each file stem a table.
 
 A table may also be a folder of parquet parts (``orders/part-00000.parquet``), as synthpipe
-writes large tables. Writes go to a temporary file in the same folder and are moved into place
-with an atomic rename, so a reader sees the old file or the new one, never half of either.
+writes large tables. Table names and locations pass the name policy (``synthpipe.names``)
+before any path is built from them.
+
+A destination folder (``path`` joined with the location) holds, next to the tables:
+
+- ``_manifest.json``: the commit record: each table synthpipe delivered with its file, row
+  count and the dataset ids it holds, plus ``state`` (``committed``, or ``swapping`` while the
+  new files are being moved into place) and the ``delivery`` token.
+- ``_sp_<token>/``: a delivery's staging folder, removed when the delivery ends.
+- ``.synthpipe.lock``: locked (``flock``) while a delivery runs, removed after it.
+
+A delivery (``write_tables``) takes the lock, waiting at most ``lock_timeout``, so two
+deliveries to one folder run one after the other. Under it, it first finishes or removes what a
+killed delivery left (see ``_recover``), then writes every new file into its staging folder
+(fsynced), publishes the manifest in state ``swapping`` naming the staging folder, moves each
+file into place with ``os.replace`` (a hard link of the staged file, so the staged set stays
+whole), publishes the manifest in state ``committed`` and removes the staging folder. Every
+manifest is written to the staging folder and renamed over the old one.
+
+What is guaranteed:
+
+- per file: a reader of ``<table>.parquet`` sees the old file or the new one, never part of one;
+- per delivery, to readers that follow the manifest (this connector's ``read`` does): the set
+  is old or new. While the manifest says ``swapping``, the tables of that delivery are read from
+  its staging folder, which holds the whole new set; a reader that reads the manifest before and
+  after reading its tables and finds the same ``delivery`` and ``state`` read one delivery's set;
+- a delivery killed before publishing the ``swapping`` manifest leaves the old set; one killed
+  after it is completed by the next delivery (or read as the new set meanwhile). Either way the
+  next delivery leaves no staging folder or temporary file behind.
+
+A reader listing the folder without the manifest may see, during a swap or after a kill within
+one, some new and some old files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import socket
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
+from synthpipe.connectors.appending import shift_keys
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode
+from synthpipe.connectors.sql import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.hookspecs import hookimpl
+from synthpipe.names import (
+    RESERVED_PREFIXES,
+    UnsafeNameError,
+    check_location,
+    check_table_name,
+    problem,
+)
 from synthpipe.schema import Table
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
 SUFFIXES = {".parquet": "parquet", ".csv": "csv"}
+MANIFEST = "_manifest.json"
+MANIFEST_VERSION = 1
+STAGE_PREFIX = "_sp_"
+LOCK_FILE = ".synthpipe.lock"
+# Temporary files of synthpipe versions that wrote next to the target (`.t.parquet.x1y2`).
+_OLD_TEMP = re.compile(r"^\.[^/]+\.(parquet|csv)\.\w+$")
 
 
 class FilesConfig(ConnectorConfig):
@@ -30,6 +87,9 @@ class FilesConfig(ConnectorConfig):
     path: Path
     # Format of files this connector writes.
     format: Literal["parquet", "csv"] = "parquet"
+    # Seconds a delivery waits for another delivery to the same folder to finish before it
+    # fails naming the one holding the lock, with nothing changed.
+    lock_timeout: float = Field(default=DEFAULT_LOCK_TIMEOUT, gt=0)
 
     @field_validator("path", mode="before")
     @classmethod
@@ -48,17 +108,15 @@ class FilesConnector(Connector):
     Config = FilesConfig
 
     def _folder(self, location: str | None) -> Path:
-        folder = self.config.path / location if location else self.config.path
-        return folder
+        check_location(location, f"the files connector at {self.config.path}")
+        return self.config.path / location if location else self.config.path
 
     def _find(self, table: str, location: str | None) -> Path | None:
+        _check_readable(table)
         folder = self._folder(location)
-        for suffix in SUFFIXES:
-            if (folder / f"{table}{suffix}").is_file():
-                return folder / f"{table}{suffix}"
-        if (folder / table).is_dir() and any((folder / table).glob("*.parquet")):
-            return folder / table
-        return None
+        staged = _staged(folder)
+        found = _locate(staged, table) if staged is not None else None
+        return found or _locate(folder, table)
 
     def _require(self, table: str, location: str | None) -> Path:
         path = self._find(table, location)
@@ -74,9 +132,10 @@ class FilesConnector(Connector):
         root = self.config.path
         if not root.is_dir():
             raise NotFoundError(f"folder {root} does not exist; set `path` to a folder of tables")
+        folders = [q for q in root.rglob("*") if q.is_dir() and not _own(q.relative_to(root))]
         found = [
             "" if p == root else str(p.relative_to(root))
-            for p in [root, *sorted(q for q in root.rglob("*") if q.is_dir())]
+            for p in [root, *sorted(folders)]
             if self._holds_tables(p)
         ]
         return [loc for loc in found if loc.startswith(prefix)]
@@ -87,6 +146,7 @@ class FilesConnector(Connector):
         return any(
             (p.is_file() and p.suffix in SUFFIXES) or (p.is_dir() and _is_parts_folder(p))
             for p in folder.iterdir()
+            if not p.name.startswith(RESERVED_PREFIXES)
         )
 
     def tables(self, location: str | None = None) -> list[str]:
@@ -95,7 +155,10 @@ class FilesConnector(Connector):
             raise NotFoundError(f"folder {folder} does not exist; check `path` and the location")
         names = {p.stem for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES}
         names |= {p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet"))}
-        return sorted(names)
+        staged = _staged(folder)
+        if staged is not None:
+            names |= {p.stem for p in staged.iterdir() if p.suffix in SUFFIXES}
+        return sorted(n for n in names if not n.startswith(RESERVED_PREFIXES))
 
     def _dataset(self, path: Path):
         import pyarrow.dataset as ds
@@ -103,13 +166,22 @@ class FilesConnector(Connector):
         fmt = "csv" if path.suffix == ".csv" else "parquet"
         return ds.dataset(path, format=fmt)
 
+    def _open(self, table: str, location: str | None):
+        """The table's file and dataset; looked up again once when a delivery just removed
+        the staged file it found."""
+        try:
+            path = self._require(table, location)
+            return path, self._dataset(path)
+        except FileNotFoundError:
+            path = self._require(table, location)
+            return path, self._dataset(path)
+
     def schema(self, location: str | None = None, tables: list[str] | None = None) -> list[Table]:
         from synthpipe.types import columns_from_arrow
 
         result = []
         for name in tables or self.tables(location):
-            path = self._require(name, location)
-            dataset = self._dataset(path)
+            path, dataset = self._open(name, location)
             rows = dataset.count_rows() if path.suffix != ".csv" else None
             result.append(Table(name=name, columns=columns_from_arrow(dataset.schema), rows=rows))
         return result
@@ -122,7 +194,7 @@ class FilesConnector(Connector):
         columns: list[str] | None = None,
         batch_size: int = 65_536,
     ) -> Iterator:
-        dataset = self._dataset(self._require(table, location))
+        _, dataset = self._open(table, location)
         missing = [c for c in columns or [] if c not in dataset.schema.names]
         if missing:
             raise ConnectorError(
@@ -141,48 +213,333 @@ class FilesConnector(Connector):
         location: str | None = None,
         mode: WriteMode = WriteMode.FAIL,
     ) -> int:
+        """Write one table (a delivery of one table, see ``write_tables``); rows written."""
+        mode = WriteMode(mode)
+        if mode is WriteMode.FAIL:
+            existing = self._find(check_table_name(table.name), location)
+            if existing is not None:
+                raise TargetExistsError([str(existing)])
+        return self.write_tables([(table, data)], location, mode)[table.name]
+
+    def write_tables(
+        self,
+        tables: list[tuple[Table, Batches]],
+        location: str | None = None,
+        mode: WriteMode = WriteMode.FAIL,
+        *,
+        create_constraints: bool = False,
+        dataset_id: str | None = None,
+    ) -> dict[str, int]:
+        """Deliver several tables as one commit of the manifest (see the module docstring).
+
+        Every name is checked and every target before any file is written: ``fail`` refuses
+        when one exists, ``append`` checks columns and types. An append rewrites the table with
+        the old rows first; a table with an integer primary key gets the new keys (and the
+        foreign keys of the delivery referencing them) moved past the old ones, and an existing
+        lookup table (``original_data``) is left as it is. Appending a ``dataset_id`` the
+        manifest records for a table skips that table, so a retried append changes nothing.
+        ``create_constraints`` has no meaning for files. Returns the new rows per table.
+        """
         mode = WriteMode(mode)
         folder = self._folder(location)
+        names = [check_table_name(t.name, f"the files destination {folder}") for t, _ in tables]
+        if len(set(names)) != len(names):
+            raise ConnectorError(f"a delivery to {folder} names a table twice: {names}")
         folder.mkdir(parents=True, exist_ok=True)
-        existing = self._find(table.name, location)
-        if existing is not None and mode is WriteMode.FAIL:
-            raise TargetExistsError([str(existing)])
-        target = folder / f"{table.name}.{self.config.format}"
-        if existing is not None and mode is WriteMode.APPEND:
-            data = self._appended(table, existing, data)
-        rows = self._write_atomic(target, data)
-        if existing is not None and existing != target:
-            _remove(existing)  # overwrite changed the format or replaced a folder of parts
-        return rows
+        with _locked(folder, self.config.lock_timeout):
+            manifest = _recover(folder)
+            return self._deliver(folder, tables, mode, dataset_id, manifest)
 
-    def _appended(self, table: Table, existing: Path, data: Batches):
-        import itertools
-
-        old = self._dataset(existing)
-        batches = iter(data)
-        first = next(batches, None)
-        if first is not None:
-            _check_append(table.name, old.schema, first.schema)
-        new = itertools.chain([first] if first is not None else [], batches)
-        return itertools.chain(
-            old.to_batches(), (b.select(old.schema.names).cast(old.schema) for b in new)
-        )
-
-    def _write_atomic(self, target: Path, data: Batches) -> int:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(fd)
+    def _deliver(self, folder, tables, mode, dataset_id, manifest) -> dict[str, int]:
+        entries = manifest.get("tables", {})
+        existing = {t.name: p for t, _ in tables if (p := _locate(folder, t.name)) is not None}
+        if mode is WriteMode.FAIL and existing:
+            raise TargetExistsError([t.name for t, _ in tables if t.name in existing])
+        done = _already_delivered(tables, entries, existing, mode, dataset_id)
+        todo = [(t, d) for t, d in tables if t.name not in done]
+        if not todo:
+            return done
+        if mode is WriteMode.APPEND:
+            todo = shift_keys(todo, set(existing), self._largest(existing))
+        stage = folder / f"{STAGE_PREFIX}{secrets.token_hex(6)}"
+        stage.mkdir()
         try:
-            rows = _write_file(Path(tmp), data, self.config.format)
-            os.replace(tmp, target)
+            written = {t.name: self._stage_table(stage, t, d, existing, mode) for t, d in todo}
+            files = {name: f"{name}.{self.config.format}" for name in written}
+            swapping = {
+                "state": "swapping",
+                "staging": stage.name,
+                "swap": files,
+                "tables": _entries(entries, written, files, existing, mode, dataset_id),
+            }
+            _publish(folder, stage, swapping)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            shutil.rmtree(stage, ignore_errors=True)
             raise
-        return rows
+        _finish(folder, stage, swapping)
+        return {**done, **{name: new for name, (new, _) in written.items()}}
+
+    def _largest(self, existing: dict[str, Path]):
+        def largest(table: str, column: str) -> int | None:
+            import pyarrow.compute as pc
+
+            values = self._dataset(existing[table]).to_table(columns=[column])[column]
+            return pc.max(values).as_py()
+
+        return largest
+
+    def _stage_table(self, stage, table, data, existing, mode) -> tuple[int, int]:
+        """Write one table into the staging folder: (new rows, rows in the file)."""
+        counted = _Counted(data)
+        old = existing.get(table.name) if mode is WriteMode.APPEND else None
+        batches = counted if old is None else _appended(table, self._dataset(old), counted)
+        path = stage / f"{table.name}.{self.config.format}"
+        total = _write_file(path, batches, self.config.format, _arrow_schema(table))
+        return counted.rows, total
+
+
+def _check_readable(table: str) -> None:
+    """Refuse a table name that is not one file name (reserved names may be read)."""
+    why = problem(table, reserved=False)
+    if why is not None:
+        raise UnsafeNameError(f"table name {table!r} cannot be used: {why}; name a table listed")
+
+
+def _own(relative: Path) -> bool:
+    """Whether a path below the root is synthpipe's own (staging, lock, hidden)."""
+    return any(part.startswith(RESERVED_PREFIXES) for part in relative.parts)
+
+
+def _locate(folder: Path, table: str) -> Path | None:
+    for suffix in SUFFIXES:
+        if (folder / f"{table}{suffix}").is_file():
+            return folder / f"{table}{suffix}"
+    if (folder / table).is_dir() and any((folder / table).glob("*.parquet")):
+        return folder / table
+    return None
 
 
 def _is_parts_folder(folder: Path) -> bool:
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix == ".parquet"]
     return bool(files) and all(p.name.startswith("part-") for p in files)
+
+
+# -- the manifest --------------------------------------------------------------------------
+def _read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConnectorError(
+            f"{path} is damaged ({exc}); delete it (the tables stay) and deliver again"
+        ) from None
+    if not isinstance(content, dict) or content.get("version") != MANIFEST_VERSION:
+        raise ConnectorError(
+            f"{path} is not a synthpipe manifest of version {MANIFEST_VERSION}; "
+            "delete it (the tables stay) or upgrade synthpipe"
+        )
+    return content
+
+
+def _staged(folder: Path) -> Path | None:
+    """The staging folder of a delivery whose manifest says ``swapping``, if it is there."""
+    manifest = _read_manifest(folder) if (folder / MANIFEST).is_file() else {}
+    stage = manifest.get("staging") if manifest.get("state") == "swapping" else None
+    if (
+        not isinstance(stage, str)
+        or not stage.startswith(STAGE_PREFIX)
+        or problem(stage, reserved=False)
+    ):
+        return None
+    return folder / stage if (folder / stage).is_dir() else None
+
+
+def _publish(folder: Path, stage: Path, content: dict) -> None:
+    """Write the manifest in the staging folder, fsynced, and rename it over the current one."""
+    content = {
+        "version": MANIFEST_VERSION,
+        "delivery": stage.name[len(STAGE_PREFIX) :],
+        "written_at": datetime.now(UTC).isoformat(),
+        **content,
+    }
+    path = stage / MANIFEST
+    path.write_text(json.dumps(content, indent=1, sort_keys=True))
+    _fsync(path)
+    os.replace(path, folder / MANIFEST)
+    _fsync(folder)
+
+
+def _entries(entries, written, files, existing, mode, dataset_id) -> dict:
+    """The manifest's tables after this delivery: the delivered ones with their datasets."""
+    result = dict(entries)
+    for name, (new, total) in written.items():
+        kept = name in existing and mode is WriteMode.APPEND
+        datasets = dict(entries.get(name, {}).get("datasets", {})) if kept else {}
+        if dataset_id:
+            datasets[dataset_id] = new
+        result[name] = {"file": files[name], "rows": total, "datasets": datasets}
+    return result
+
+
+def _already_delivered(tables, entries, existing, mode, dataset_id) -> dict[str, int]:
+    """Tables an append leaves as they are, with the rows reported for them: lookup tables
+    that exist already, and tables the manifest records ``dataset_id`` for."""
+    if mode is not WriteMode.APPEND:
+        return {}
+    done = {}
+    for table, _ in tables:
+        recorded = entries.get(table.name, {}).get("datasets", {})
+        if dataset_id and dataset_id in recorded and table.name in existing:
+            done[table.name] = int(recorded[dataset_id])
+        elif table.original_data and table.name in existing:
+            done[table.name] = 0
+    return done
+
+
+# -- swapping and recovery -----------------------------------------------------------------
+def _finish(folder: Path, stage: Path, manifest: dict) -> None:
+    """Move a staged set into place, commit the manifest, remove the staging folder.
+
+    Idempotent: the next delivery runs it again for a delivery killed midway.
+    """
+    for name, file in manifest["swap"].items():
+        staged = stage / file
+        if staged.is_file():
+            link = stage / f"{file}.link"
+            link.unlink(missing_ok=True)
+            try:
+                os.link(staged, link)  # the staged file stays for readers of the staged set
+            except OSError:
+                shutil.copy2(staged, link)  # a file system without hard links
+            os.replace(link, folder / file)
+        for other in (folder / f"{name}{s}" for s in SUFFIXES):
+            if other.name != file and other.is_file():
+                other.unlink()  # the table changed format
+        if (folder / name).is_dir() and _is_parts_folder(folder / name):
+            shutil.rmtree(folder / name)  # replaced a folder of parts
+    _fsync(folder)
+    committed = {k: v for k, v in manifest.items() if k not in ("staging", "swap")}
+    _publish(folder, stage, {**committed, "state": "committed"})
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def _recover(folder: Path) -> dict:
+    """Under the lock: finish a delivery killed after publishing ``swapping``, then remove
+    every staging folder and old temporary file (no delivery owns them). The manifest."""
+    manifest = _read_manifest(folder)
+    if manifest.get("state") == "swapping":
+        stage = _staged(folder)
+        if stage is None:
+            log.warning("%s: the staging folder of an interrupted delivery is gone", folder)
+            manifest = {**manifest, "state": "committed"}
+        else:
+            log.info("%s: completing the delivery %s", folder, manifest.get("delivery"))
+            _finish(folder, stage, manifest)
+            manifest = _read_manifest(folder)
+    for path in folder.iterdir():
+        if path.name.startswith(STAGE_PREFIX) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(STAGE_PREFIX) or _OLD_TEMP.match(path.name):
+            path.unlink(missing_ok=True)
+    return manifest
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, timeout: float) -> Iterator[None]:
+    """Hold ``<folder>/.synthpipe.lock`` (flock), waiting at most ``timeout`` seconds.
+
+    The file is removed before the lock is released; a waiter that then gets the lock of the
+    removed file notices (the path no longer names its file) and tries again.
+    """
+    import fcntl
+
+    path = folder / LOCK_FILE
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise _lock_timeout(folder, path, timeout) from None
+            time.sleep(0.05)
+            continue
+        if _names_file(path, fd):
+            break
+        os.close(fd)  # locked a lock file its holder had just removed
+    try:
+        os.ftruncate(fd, 0)
+        holder = f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%H:%M:%S}"
+        os.write(fd, holder.encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)  # releases the lock
+
+
+def _names_file(path: Path, fd: int) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _lock_timeout(folder: Path, path: Path, timeout: float) -> LockTimeoutError:
+    try:
+        holder = path.read_text().strip() or "holder unknown"
+    except OSError:
+        holder = "holder unknown"
+    return LockTimeoutError(
+        f"another delivery to {folder} holds {path.name} ({holder}) and did not finish within "
+        f"lock_timeout={timeout:g}s; nothing was written. Retry when it has finished, or raise "
+        "the destination's `lock_timeout`"
+    )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- writing one file ----------------------------------------------------------------------
+class _Counted:
+    """Batches passed through, counting rows (the new rows of an append)."""
+
+    def __init__(self, data: Batches):
+        self.data, self.rows = data, 0
+
+    def __iter__(self):
+        for batch in self.data:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def _arrow_schema(table: Table) -> pa.Schema:
+    """The schema a table's file gets when no batch arrives (a table of zero rows)."""
+    import pyarrow as pa
+
+    from synthpipe.types import arrow_type
+
+    return pa.schema([pa.field(c.name, arrow_type(c), c.nullable) for c in table.columns or []])
+
+
+def _appended(table: Table, old, new: Batches):
+    import itertools
+
+    batches = iter(new)
+    first = next(batches, None)
+    if first is not None:
+        _check_append(table.name, old.schema, first.schema)
+    rest = itertools.chain([first] if first is not None else [], batches)
+    return itertools.chain(
+        old.to_batches(), (b.select(old.schema.names).cast(old.schema) for b in rest)
+    )
 
 
 def _check_append(table: str, old, new) -> None:
@@ -205,34 +562,29 @@ def _check_append(table: str, old, new) -> None:
         )
 
 
-def _write_file(path: Path, data: Batches, fmt: str) -> int:
+def _write_file(path: Path, data: Batches, fmt: str, schema: pa.Schema) -> int:
+    """Write batches to one file, fsynced; with no batch, a valid file of ``schema`` and no
+    rows (parquet with its schema, CSV with its header). Returns the rows written."""
     import pyarrow.csv as csv
     import pyarrow.parquet as pq
+
+    def open_writer(schema):
+        if fmt == "parquet":
+            return pq.ParquetWriter(path, schema, compression="zstd")
+        return csv.CSVWriter(path, schema)
 
     rows, writer = 0, None
     try:
         for batch in data:
-            if writer is None:
-                writer = (
-                    pq.ParquetWriter(path, batch.schema, compression="zstd")
-                    if fmt == "parquet"
-                    else csv.CSVWriter(path, batch.schema)
-                )
+            writer = writer or open_writer(batch.schema)
             writer.write_batch(batch)
             rows += batch.num_rows
+        writer = writer or open_writer(schema)
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:
-        path.write_bytes(b"")
+    _fsync(path)
     return rows
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 @hookimpl
