@@ -68,10 +68,11 @@ def escaping_source(tmp_path: Path, table: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("table", ["../../../escaped", "/tmp/escaped-abs"])
+@pytest.mark.parametrize("table", ["../../../escaped", "{tmp}/escaped-abs"])
 def test_a_table_name_that_is_a_path_is_refused_before_training_writes_anything(
     home, tmp_path, table
 ):
+    table = table.format(tmp=tmp_path)  # an absolute path inside this test's folder
     source = escaping_source(tmp_path, table)
     with pytest.raises(ConfigError) as info:
         synthpipe.train(
@@ -84,7 +85,6 @@ def test_a_table_name_that_is_a_path_is_refused_before_training_writes_anything(
     assert "rename the table at the source" in message
     assert Store(home).generators() == []  # no record, no reference rows, no model
     assert not any("escaped" in p for p in files_under(tmp_path) if "source" not in p)
-    assert not Path("/tmp/escaped-abs.parquet").exists()
 
 
 def test_an_archive_whose_config_names_a_path_table_is_refused(home, exported, tmp_path):
