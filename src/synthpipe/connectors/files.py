@@ -283,8 +283,10 @@ class FilesConnector(Connector):
         def largest(table: str, column: str) -> int | None:
             import pyarrow.compute as pc
 
-            values = self._dataset(existing[table]).to_table(columns=[column])[column]
-            return pc.max(values).as_py()
+            dataset = self._dataset(existing[table])
+            if column not in dataset.schema.names:
+                return None  # the append check names the missing column
+            return pc.max(dataset.to_table(columns=[column])[column]).as_py()
 
         return largest
 
@@ -344,8 +346,14 @@ def _read_manifest(folder: Path) -> dict:
 
 
 def _staged(folder: Path) -> Path | None:
-    """The staging folder of a delivery whose manifest says ``swapping``, if it is there."""
-    manifest = _read_manifest(folder) if (folder / MANIFEST).is_file() else {}
+    """The staging folder of a delivery whose manifest says ``swapping``, if it is there.
+
+    Reading is lenient: a source folder may hold another tool's ``_manifest.json``.
+    """
+    try:
+        manifest = _read_manifest(folder)
+    except ConnectorError:
+        return None
     stage = manifest.get("staging") if manifest.get("state") == "swapping" else None
     if (
         not isinstance(stage, str)
@@ -404,7 +412,7 @@ def _finish(folder: Path, stage: Path, manifest: dict) -> None:
 
     Idempotent: the next delivery runs it again for a delivery killed midway.
     """
-    for name, file in manifest["swap"].items():
+    for name, file in manifest.get("swap", {}).items():
         staged = stage / file
         if staged.is_file():
             link = stage / f"{file}.link"
