@@ -233,7 +233,10 @@ class Store:
         ):
             record.status, record.finished_at = Status.FAILED, time.time()
             record.error = f"abandoned (process {record.pid} is gone)"
-            self.save(record)
+            try:
+                self.save(record)
+            except OSError as exc:  # a read-only store still lists the record as FAILED
+                log.warning("could not record %s as abandoned: %s", record.id, exc)
         return record
 
     def _all(self, kind: str, cls: type[Record]) -> list[Record]:
