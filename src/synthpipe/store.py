@@ -619,6 +619,9 @@ def _export_files(folder: Path) -> list[str]:
     files = []
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
+        rel = here.relative_to(folder)
+        if rel == Path():
+            dirnames[:] = [d for d in dirnames if d != "reference"]  # real rows stay here
         for entry in [*dirnames, *filenames]:
             if (here / entry).is_symlink():
                 raise ArtifactError(
@@ -626,12 +629,8 @@ def _export_files(folder: Path) -> list[str]:
                     "generator's folder, so it was changed by hand: remove the link (or train "
                     "the generator again) before exporting"
                 )
-        rel = here.relative_to(folder)
-        if rel.parts[:1] == ("reference",):
-            dirnames.clear()  # real rows kept for QA never leave the store
-            continue
-        files += sorted(str(rel / f) for f in filenames)
-    return sorted(f for f in files if f != "reference")
+        files += [str(rel / f) for f in filenames]
+    return sorted(files)
 
 
 def _archived_record(zf: zipfile.ZipFile, path: Path) -> GeneratorRecord:
