@@ -283,6 +283,44 @@ def test_concurrent_deliveries_to_one_folder_never_overlap_and_end_whole(tmp_pat
     ]
 
 
+def test_a_reader_that_follows_the_manifest_never_sees_two_deliveries_mixed(tmp_path):
+    """The reader protocol of docs/connectors.md: read the manifest's delivery and state,
+    the tables, and the manifest again; a read is kept only when both agree."""
+    FilesConnector(path=tmp_path).write_tables(delivery("r0"), mode="overwrite")
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def deliveries():
+        try:
+            conn = FilesConnector(path=tmp_path)
+            for i in range(1, 16):
+                conn.write_tables(delivery(f"r{i}"), mode="overwrite")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def commit() -> tuple[str, str]:
+        manifest = json.loads((tmp_path / "_manifest.json").read_text())
+        return manifest["delivery"], manifest["state"]
+
+    reader, kept = FilesConnector(path=tmp_path), []
+    thread = threading.Thread(target=deliveries)
+    thread.start()
+    while True:
+        finished = done.is_set()
+        before = commit()
+        read = tags(reader)
+        if commit() == before:
+            kept.append(read)
+        if finished:
+            break
+    thread.join()
+    assert errors == []
+    assert kept[-1] == {"plots": {"r15"}, "surveys": {"r15"}}
+    assert all(r["plots"] == r["surveys"] and len(r["plots"]) == 1 for r in kept)
+
+
 # -- 3. a table of zero rows is a readable file ---------------------------------------------
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_a_table_of_zero_rows_is_written_with_its_columns(tmp_path, fmt):

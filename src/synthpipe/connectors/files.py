@@ -194,14 +194,25 @@ class FilesConnector(Connector):
         columns: list[str] | None = None,
         batch_size: int = 65_536,
     ) -> Iterator:
-        _, dataset = self._open(table, location)
-        missing = [c for c in columns or [] if c not in dataset.schema.names]
-        if missing:
-            raise ConnectorError(
-                f"table '{table}' has no column(s) {', '.join(missing)}; "
-                f"columns: {', '.join(dataset.schema.names)}"
-            )
-        yield from dataset.to_batches(columns=columns, batch_size=batch_size)
+        for attempt in (1, 2):
+            _, dataset = self._open(table, location)
+            missing = [c for c in columns or [] if c not in dataset.schema.names]
+            if missing:
+                raise ConnectorError(
+                    f"table '{table}' has no column(s) {', '.join(missing)}; "
+                    f"columns: {', '.join(dataset.schema.names)}"
+                )
+            batches = dataset.to_batches(columns=columns, batch_size=batch_size)
+            try:
+                first = next(batches, None)  # opens the file, held open until the end
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                continue  # a delivery committed and removed the staged file just found
+            break
+        if first is not None:
+            yield first
+        yield from batches
 
     def exists(self, table: str, location: str | None = None) -> bool:
         return self._find(table, location) is not None
@@ -232,8 +243,9 @@ class FilesConnector(Connector):
     ) -> dict[str, int]:
         """Deliver several tables as one commit of the manifest (see the module docstring).
 
-        Every name is checked and every target before any file is written: ``fail`` refuses
-        when one exists, ``append`` checks columns and types. An append rewrites the table with
+        Every name is checked, and ``fail`` refuses when any target exists, before any file is
+        written; ``append`` checks each table's columns and types as its first batch arrives,
+        before anything is moved into place. An append rewrites the table with
         the old rows first; a table with an integer primary key gets the new keys (and the
         foreign keys of the delivery referencing them) moved past the old ones, and an existing
         lookup table (``original_data``) is left as it is. Appending a ``dataset_id`` the
@@ -277,7 +289,8 @@ class FilesConnector(Connector):
             shutil.rmtree(stage, ignore_errors=True)
             raise
         _finish(folder, stage, swapping)
-        return {**done, **{name: new for name, (new, _) in written.items()}}
+        rows = {**done, **{name: new for name, (new, _) in written.items()}}
+        return {t.name: rows[t.name] for t, _ in tables}
 
     def _largest(self, existing: dict[str, Path]):
         def largest(table: str, column: str) -> int | None:
