@@ -479,7 +479,10 @@ def create_dataset(
             f"generator '{generator.name}' is {generator.status}, not DONE; "
             "train it (again) before generating"
         )
-    problems = check_sizes(spec.sizes, GeneratorConfig.model_validate(generator.config), sizes_from)
+    config = GeneratorConfig.model_validate(generator.config)
+    for table in config.tables:  # a record edited by hand or imported by an older release
+        check_table_name(table.name, f"generator '{generator.name}'")
+    problems = check_sizes(spec.sizes, config, sizes_from)
     if problems:
         raise ConfigError(problems)
     ds_id = new_id("ds")
@@ -599,6 +602,7 @@ def commit_dataset(store: Store, dataset_ref: str, *, _record=None) -> DatasetRe
     config = GeneratorConfig.model_validate(store.generator(record.generator_id).config)
     tables = {}
     for table in config.generation_order():
+        check_table_name(table.name, f"dataset '{record.name}'")
         parts = sorted((folder / "tables" / table.name).glob("part-*.parquet"))
         present = {int(p.name.split("-")[1]) for p in parts}
         missing = sorted(
