@@ -224,16 +224,46 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def gcs_endpoint() -> Iterator[str]:
-    """The GCS JSON API served by gcp-storage-emulator on a free loopback port."""
+    """The GCS JSON API served by gcp-storage-emulator on a free loopback port.
+
+    The emulator runs in a process of its own: pyarrow's GcsFileSystem opens a read stream
+    while holding the GIL (``NativeFile.closed``), so an emulator thread in this process could
+    never answer it. gcs_emulator.py adds the upload preconditions the emulator lacks.
+    """
+    import subprocess
+    import sys
+
     try:
-        from gcp_storage_emulator.server import create_server
+        import gcp_storage_emulator  # noqa: F401
     except ImportError as exc:
         missing(f"gcp-storage-emulator is not installed ({exc}); pip install gcp-storage-emulator")
     port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    launcher = os.path.join(os.path.dirname(__file__), "gcs_emulator.py")
+    server = subprocess.Popen(
+        [sys.executable, launcher, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _wait_for_port(port: int, process, attempts: int = 600) -> None:
+    """Until something listens on ``port``; fails when ``process`` exits first."""
+    import time
+
+    for _ in range(attempts):
+        if process.poll() is not None:
+            pytest.fail(f"gcp-storage-emulator exited with {process.returncode} at start")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    pytest.fail(f"gcp-storage-emulator did not listen on port {port}")
 
 
 def s3_settings(endpoint: str, bucket: str) -> dict:

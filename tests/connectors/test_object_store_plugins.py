@@ -104,11 +104,13 @@ def test_gcs_finds_the_emulator_through_the_standard_variable(gcs_bucket):
     connector = GCSConnector(bucket=gcs_bucket, project="test", anonymous=True)
     connector.write(Table(name="t"), pa.table({"a": [1]}).to_batches())
     assert connector.tables() == ["t"]
+    assert [b.to_pylist() for b in connector.read("t")] == [[{"a": 1}]]
 
 
 def test_s3_connection_dropped_midway_keeps_the_old_objects_and_a_retry_succeeds(s3_bucket):
     """The S3 endpoint goes away while parts upload (moto's state outlives its HTTP server,
-    so a new server on the same port sees the same bucket)."""
+    so a new server on the same port sees the same bucket). The failed delivery cannot remove
+    its objects then; the retry does (abandoned_after_s=0)."""
     import socket
 
     from moto.server import ThreadedMotoServer
@@ -144,10 +146,18 @@ def test_s3_connection_dropped_midway_keeps_the_old_objects_and_a_retry_succeeds
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
     try:
-        after = {k: store._get_bytes(k) for k in store._list("ds/") if "/_sp_" not in k}
-        assert after == before
-        retry = S3Connector(**settings)
+        after = {k: store._get_bytes(k) for k in store._list("ds/")}
+        assert {k: v for k, v in after.items() if k in before} == before
+        assert [r["a"] for b in store.read("t", "ds") for r in b.to_pylist()] == list(range(250))
+        leftover = sorted(set(after) - set(before))
+        assert [k.rsplit("/", 1)[1] for k in leftover] == ["part-00000.parquet"]
+        retry = S3Connector(**settings, abandoned_after_s=0)
         assert retry.write(table, pa.table({"a": [1]}).to_batches(), "ds", mode="overwrite") == 1
-        assert [k for k in store._list("ds/")] == ["ds/_manifest.json", "ds/t"]
+        objects = json.loads(store._get_bytes("ds/_manifest.json"))["tables"]["t"]["objects"]
+        listed = store.client.list_objects_v2(Bucket=s3_bucket)["Contents"]
+        assert sorted(o["Key"] for o in listed) == [
+            "ds/_manifest.json",
+            *(f"ds/{k}" for k in objects),
+        ]
     finally:
         server.stop()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from synthpipe_objectstore.store import MANIFEST, ObjectStoreConfig, ObjectStoreConnector
+from synthpipe_objectstore.store import (
+    MANIFEST,
+    ConcurrentDeliveryError,
+    ObjectStoreConfig,
+    ObjectStoreConnector,
+)
 
-__all__ = ["MANIFEST", "ObjectStoreConfig", "ObjectStoreConnector"]
+__all__ = ["MANIFEST", "ConcurrentDeliveryError", "ObjectStoreConfig", "ObjectStoreConnector"]

@@ -1,109 +1,110 @@
-"""Table data as files: batches cut into part files, and part files read back as batches."""
+"""Table data as objects: batches cut into part objects, and part objects read back as batches.
+
+Parts are written straight to the store's output streams (no local copy); a part is complete
+when its stream closes. Reads take any random-access input file.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SUFFIX = {"parquet": ".parquet", "csv": ".csv"}
-
-Ship = Callable[[int, Path], None]
-
-
-class PartWriter:
-    """Streams batches into part files of at most ``max_rows`` rows, shipping each when full.
-
-    ``ship(index, path)`` gets every complete part (and nothing incomplete); the local file is
-    removed afterwards. At least one part is written, so an empty table still has an object
-    that carries its columns.
-    """
-
-    def __init__(self, folder: Path, schema: pa.Schema, fmt: str, max_rows: int, ship: Ship):
-        self.folder, self.schema, self.fmt = folder, schema, fmt
-        self.max_rows, self.ship = max_rows, ship
-        self.rows = self.parts = self._in_part = 0
-        self._writer = None
-        self._path: Path | None = None
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        """Add one batch, splitting it where a part fills up."""
-        if not batch.schema.equals(self.schema):
-            batch = batch.select(self.schema.names).cast(self.schema)
-        while batch.num_rows:
-            if self._writer is None:
-                self._open()
-            room = self.max_rows - self._in_part
-            head, batch = batch.slice(0, room), batch.slice(room)
-            self._writer.write_batch(head)
-            self._in_part += head.num_rows
-            self.rows += head.num_rows
-            if self._in_part == self.max_rows:
-                self._finish()
-
-    def close(self) -> int:
-        """Ship the last part (or an empty one if nothing was written); the rows written."""
-        if self._writer is None and self.parts == 0:
-            self._open()
-        if self._writer is not None:
-            self._finish()
-        return self.rows
-
-    def abandon(self) -> None:
-        """Close an unfinished part without shipping it."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
-            self._writer = None
-
-    def _open(self) -> None:
-        import pyarrow.csv as csv
-        import pyarrow.parquet as pq
-
-        self._path = self.folder / f"part-{self.parts:05d}{SUFFIX[self.fmt]}"
-        if self.fmt == "parquet":
-            self._writer = pq.ParquetWriter(self._path, self.schema, compression="zstd")
-        else:
-            self._writer = csv.CSVWriter(self._path, self.schema)
-        self._in_part = 0
-
-    def _finish(self) -> None:
-        self._writer.close()
-        self._writer = None
-        self.ship(self.parts, self._path)
-        self._path.unlink()
-        self.parts += 1
+# open_part(index) -> (object name, output stream)
+OpenPart = Callable[[int], tuple[str, Any]]
 
 
 def write_parts(
-    batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: str, max_rows: int, ship: Ship
-) -> tuple[int, int]:
-    """Write batches as part files shipped one by one; (rows, parts) written."""
-    with tempfile.TemporaryDirectory(prefix="synthpipe-parts-") as folder:
-        writer = PartWriter(Path(folder), schema, fmt, max_rows, ship)
-        try:
-            for batch in batches:
-                writer.write(batch)
-            rows = writer.close()
-        except BaseException:
-            writer.abandon()
-            raise
-    return rows, writer.parts
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    fmt: str,
+    max_rows: int,
+    open_part: OpenPart,
+) -> tuple[int, list[str]]:
+    """Write batches as parts of at most ``max_rows`` rows; (rows, part names).
+
+    At least one part is written, so a table without rows still has an object that carries its
+    columns (a valid parquet file with the schema and no rows, or a CSV header).
+    """
+    import pyarrow.csv as csv
+    import pyarrow.parquet as pq
+
+    rows, names = 0, []
+    stream = writer = None
+    in_part = 0
+
+    def finish() -> None:
+        nonlocal stream, writer
+        writer.close()
+        stream.close()
+        stream = writer = None
+
+    try:
+        for batch in batches:
+            if not batch.schema.equals(schema):
+                batch = batch.select(schema.names).cast(schema)
+            while batch.num_rows:
+                if writer is None:
+                    name, stream = open_part(len(names))
+                    names.append(name)
+                    writer = (
+                        pq.ParquetWriter(stream, schema, compression="zstd")
+                        if fmt == "parquet"
+                        else csv.CSVWriter(stream, schema)
+                    )
+                    in_part = 0
+                head, batch = batch.slice(0, max_rows - in_part), batch.slice(max_rows - in_part)
+                writer.write_batch(head)
+                in_part += head.num_rows
+                rows += head.num_rows
+                if in_part == max_rows:
+                    finish()
+        if not names:
+            name, stream = open_part(0)
+            names.append(name)
+            writer = (
+                pq.ParquetWriter(stream, schema, compression="zstd")
+                if fmt == "parquet"
+                else csv.CSVWriter(stream, schema)
+            )
+        if writer is not None:
+            finish()
+    except BaseException:
+        for closing in (writer, stream):
+            if closing is not None:
+                with contextlib.suppress(Exception):  # the original error matters
+                    closing.close()
+        raise
+    return rows, names
 
 
-def read_file(
-    path: Path, fmt: str, batch_size: int, columns: list[str] | None, schema: pa.Schema | None
+def _sniff(file) -> str:
+    """``parquet`` when the object starts with parquet's magic bytes, else ``csv``."""
+    head = file.read(4)
+    file.seek(0)
+    return "parquet" if head == b"PAR1" else "csv"
+
+
+def read_object(
+    file, batch_size: int, columns: list[str] | None, schema: pa.Schema | None
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of one part file; ``schema`` (from the manifest) types the CSV columns."""
-    if fmt == "parquet":
+    """Batches of one part; ``schema`` (from the manifest) types the CSV columns.
+
+    A part without rows gives one empty batch, so a reader still learns the columns.
+    """
+    import pyarrow as pa
+
+    if _sniff(file) == "parquet":
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns)
+        parquet = pq.ParquetFile(file)
+        if parquet.metadata.num_rows == 0:
+            yield pa.RecordBatch.from_pylist([], schema=_selected(parquet.schema_arrow, columns))
+            return
+        yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
         return
     import pyarrow.csv as csv
 
@@ -115,17 +116,27 @@ def read_file(
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    yield from csv.read_csv(path, convert_options=convert).to_batches(max_chunksize=batch_size)
+    table = csv.read_csv(file, convert_options=convert)
+    if table.num_rows == 0:
+        yield pa.RecordBatch.from_pylist([], schema=table.schema)
+        return
+    yield from table.to_batches(max_chunksize=batch_size)
 
 
-def file_schema(path: Path, fmt: str) -> tuple[pa.Schema, int]:
-    """The Arrow schema and row count of one part file (for parquet, from its footer)."""
-    if fmt == "parquet":
+def _selected(schema: pa.Schema, columns: list[str] | None) -> pa.Schema:
+    import pyarrow as pa
+
+    return schema if columns is None else pa.schema([schema.field(c) for c in columns])
+
+
+def file_schema(file) -> tuple[pa.Schema, int]:
+    """The Arrow schema and row count of one part (for parquet, from its footer)."""
+    if _sniff(file) == "parquet":
         import pyarrow.parquet as pq
 
-        meta = pq.ParquetFile(path).metadata
+        meta = pq.ParquetFile(file).metadata
         return meta.schema.to_arrow_schema(), meta.num_rows
     import pyarrow.csv as csv
 
-    table = csv.read_csv(path)
+    table = csv.read_csv(file)
     return table.schema, table.num_rows

@@ -1,55 +1,63 @@
-"""The object-store connector base: layout, staging, the swap and the manifest.
+"""The object-store delivery, once for every store, over a ``pyarrow.fs`` file system.
 
 Layout under ``<prefix>`` (the bucket's prefix joined with the location):
 
-- ``<prefix>/<table>``: one object per table, no extension added, parquet (or CSV);
-- ``<prefix>/<table>/part-00000.parquet`` ...: a folder of parts for a table with more rows
-  than ``partition_rows``;
-- ``<prefix>/_manifest.json``: tables, objects, row counts and schemas, written last.
+- ``<prefix>/_sp_<stamp>-<token>/<table>/part-00000.parquet`` ...: the parts one delivery wrote,
+  under a prefix of its own (parquet, or CSV);
+- ``<prefix>/_manifest.json``: the tables, each with its objects (keys relative to the prefix),
+  row count, schema and the dataset ids it holds. Readers follow the manifest only.
 
-A delivery first uploads every part of every table under ``<prefix>/_sp_<token>/``; a failure
-there (the producer raising, a dropped connection) deletes the staged objects and touches
-nothing else. If the connection dropped, that cleanup may fail as well; the next successful
-delivery removes every leftover, so a location takes one delivery at a time. Then the old
-manifest is deleted, each staged object is copied into place by the store itself (each copy
-replaces one object atomically), objects of the old tables that the new ones do not overwrite
-are deleted, and the new manifest is written. Object stores have no multi-object transaction,
-so readers that must never see a half-replaced dataset wait for the manifest: it is absent
-from the start of the swap until everything is in place.
+A delivery writes its parts under its own prefix, then commits by writing the manifest with a
+conditional write: "only if the manifest is still the one I read" (S3 ``If-Match`` /
+``If-None-Match: *``, GCS ``ifGenerationMatch``). So two deliveries to one location at once
+never mix: one commits, the other fails with ``ConcurrentDeliveryError`` and removes only its
+own prefix. After a commit, the objects the previous manifest listed and the new one does not
+(superseded deliveries) are deleted, and so are delivery prefixes that no manifest lists and
+that nothing has written to for ``abandoned_after_s`` seconds (left by a killed delivery).
+An append lists the old objects next to the new ones; a retried append of a dataset the
+manifest already records for every table is a no-op.
 
-A backend implements seven primitives (``_list``, ``_upload``, ``_download``, ``_copy``,
-``_delete``, ``_put_bytes``, ``_get_bytes``) and raises ConnectorError from them.
+Before committing, a delivery checks that every object it wrote is still there (another
+delivery's tidy with a too short ``abandoned_after_s`` may have taken them), so a manifest never
+lists a missing object. A failed delivery removes its prefix; when even that fails (the
+connection dropped), the prefix is a leftover for the next delivery to remove.
+
+A backend subclass provides ``_filesystem`` (a ``pyarrow.fs.FileSystem`` whose paths are
+``bucket/key``), ``_read_versioned`` and ``_write_if`` (the manifest with its version: pyarrow
+has no conditional writes), ``_delete_objects`` (pyarrow's S3 deletes leave folder-marker
+objects behind) and ``_native_errors`` to name its own error types.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import json
 import logging
 import secrets
-import tempfile
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from synthpipe.connectors.appending import already_delivered, shift_keys
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode
 from synthpipe.connectors.sql import appendable
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
+from synthpipe.names import check_location, check_table_name
 from synthpipe.schema import Table
-from synthpipe_objectstore.parts import file_schema, read_file, write_parts
+from synthpipe_objectstore.parts import file_schema, read_object, write_parts
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.fs
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
 STAGE_PREFIX = "_sp_"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 class ObjectStoreConfig(ConnectorConfig):
@@ -60,17 +68,15 @@ class ObjectStoreConfig(ConnectorConfig):
     prefix: str = ""
     # Format of the objects written; reads recognise either.
     format: Literal["parquet", "csv"] = "parquet"
-    # Tables with more rows are written as a folder of parts of at most this many rows.
+    # Tables with more rows are written as several parts of at most this many rows.
     partition_rows: int = Field(default=1_000_000, gt=0)
+    # A delivery prefix no manifest lists and not written to for this long is a killed
+    # delivery's leftover, removed by the next delivery to the location.
+    abandoned_after_s: float = Field(default=3600.0, ge=0)
 
 
-@dataclass
-class Staged:
-    """One table of a delivery, uploaded under the staging prefix."""
-
-    table: Table
-    rows: int = 0
-    moves: list[tuple[str, str]] = field(default_factory=list)  # (staged key, final key)
+class ConcurrentDeliveryError(ConnectorError):
+    """Another delivery committed to the location after this one read its manifest."""
 
 
 class ObjectStoreConnector(Connector):
@@ -79,102 +85,181 @@ class ObjectStoreConnector(Connector):
     Config = ObjectStoreConfig
     scheme: ClassVar[str] = "store"  # URI scheme used in messages, e.g. "s3" or "gs"
 
-    # -- primitives a backend provides -----------------------------------------------------
+    def __init__(self, config: ObjectStoreConfig | dict | None = None, **options):
+        super().__init__(config, **options)
+        self._fs = None
+
+    # -- what a backend provides -------------------------------------------------------------
+    def _filesystem(self) -> pyarrow.fs.FileSystem:
+        """The store as a pyarrow file system (paths ``bucket/key``)."""
+        raise self._unsupported("a file system")
+
+    def _read_versioned(self, key: str) -> tuple[bytes | None, Any]:
+        """A small object's content and version (ETag, generation); (None, None) if absent."""
+        raise self._unsupported("versioned reads")
+
+    def _write_if(self, key: str, data: bytes, version: Any) -> bool:
+        """Write a small object only if its version is still ``version`` (None: only if it does
+        not exist); False when another writer changed it first."""
+        raise self._unsupported("conditional writes")
+
+    def _delete_objects(self, keys: list[str]) -> None:
+        """Delete objects by key; keys that do not exist are ignored."""
+        raise self._unsupported("deletes")
+
+    def _native_errors(self) -> tuple[type[BaseException], ...]:
+        """The backend client's error types, turned into ConnectorErrors by ``_errors``."""
+        return ()
+
+    # -- the file system ---------------------------------------------------------------------
+    @property
+    def fs(self) -> pyarrow.fs.FileSystem:
+        if self._fs is None:
+            with self._errors():
+                self._fs = self._filesystem()
+        return self._fs
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Store and client errors as ConnectorErrors naming the bucket, secrets masked."""
+        try:
+            yield
+        except (OSError, *self._native_errors()) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise NotFoundError(self.mask(f"{self.uri('')}: {exc}")) from None
+            raise ConnectorError(
+                self.mask(f"{self.label} bucket '{self.config.bucket}': {exc}")
+            ) from None
+
+    @property
+    def label(self) -> str:
+        return self.scheme.upper() if self.scheme != "gs" else "GCS"
+
+    def _path(self, key: str) -> str:
+        return f"{self.config.bucket}/{key}"
+
+    def _listing(self, prefix: str) -> list:
+        """FileInfos of every object below the folder ``prefix`` (its whole subtree)."""
+        from pyarrow.fs import FileSelector, FileType
+
+        selector = FileSelector(self._path(prefix.rstrip("/")), recursive=True,
+                                allow_not_found=True)  # fmt: skip
+        with self._errors():
+            infos = self.fs.get_file_info(selector)
+        return [i for i in infos if i.type == FileType.File]
+
     def _list(self, prefix: str) -> list[str]:
-        """Every key starting with ``prefix``."""
-        raise self._unsupported("listing objects")
+        """Keys of every object below the folder ``prefix``."""
+        cut = len(self.config.bucket) + 1
+        return sorted(i.path[cut:] for i in self._listing(prefix))
 
-    def _upload(self, key: str, path: Path) -> None:
-        """Upload a local file as one object (replacing it atomically if it exists)."""
-        raise self._unsupported("uploading")
-
-    def _download(self, key: str, path: Path) -> None:
-        """Download one object into a local file."""
-        raise self._unsupported("downloading")
-
-    def _copy(self, source: str, key: str) -> None:
-        """Copy an object inside the bucket, server side."""
-        raise self._unsupported("copying objects")
+    def _get_bytes(self, key: str) -> bytes | None:
+        return self._read_versioned(key)[0]
 
     def _delete(self, keys: list[str]) -> None:
         """Delete objects; keys that do not exist are ignored."""
-        raise self._unsupported("deleting objects")
+        if keys:
+            with self._errors():
+                self._delete_objects(keys)
 
-    def _put_bytes(self, key: str, data: bytes) -> None:
-        """Write a small object."""
-        raise self._unsupported("writing objects")
+    def _delete_prefix(self, prefix: str) -> None:
+        """Delete every object below the folder ``prefix``."""
+        self._delete(self._list(prefix))
 
-    def _get_bytes(self, key: str) -> bytes | None:
-        """A small object's content, or None if it does not exist."""
-        raise self._unsupported("reading objects")
+    def _discard(self, prefix: str) -> None:
+        """Remove a failed delivery's prefix; a failure here is logged, not raised, so the
+        delivery's own error is the one reported (the next delivery removes the leftover)."""
+        try:
+            self._delete_prefix(prefix)
+        except ConnectorError as exc:
+            log.warning(
+                "could not remove %s, left by a failed delivery; the next delivery to the "
+                "location removes it after abandoned_after_s: %s", self.uri(prefix), exc,
+            )  # fmt: skip
 
-    # -- layout ----------------------------------------------------------------------------
+    # -- layout ------------------------------------------------------------------------------
     def _base(self, location: str | None) -> str:
-        return _join(self.config.prefix, location or "")
+        return _join(self.config.prefix, check_location(location, self.uri("")) or "")
 
     def uri(self, key: str) -> str:
         """The full address of a key, for messages."""
         return f"{self.scheme}://{self.config.bucket}/{key}"
 
-    def _table_keys(self, base: str, table: str) -> list[str]:
-        """The objects holding a table: ``<base>/<table>`` or its ``part-*`` objects."""
-        single = _join(base, table)
-        folder = single + "/"
-        keys = self._list(single)
-        return sorted(k for k in keys if k == single or _is_part(k, folder))
+    def _manifest(self, base: str) -> tuple[dict, Any]:
+        """The manifest at ``base`` (empty when there is none) and its version."""
+        with self._errors():
+            raw, version = self._read_versioned(_join(base, MANIFEST))
+        if raw is None:
+            return {}, None
+        content = json.loads(raw)
+        found = content.get("format_version", 1)
+        if found > MANIFEST_VERSION:
+            raise ConnectorError(
+                f"{self.uri(_join(base, MANIFEST))} has format_version {found}, newer than this "
+                f"synthpipe reads ({MANIFEST_VERSION}); upgrade synthpipe-objectstore"
+            )
+        return content, version
 
-    # -- source ----------------------------------------------------------------------------
+    def _entries(self, base: str) -> dict[str, dict]:
+        """Each table at ``base`` with its objects: the manifest's, else plain objects'."""
+        content, _ = self._manifest(base)
+        if content:
+            return content.get("tables", {})
+        entries: dict[str, dict] = {}
+        for key in self._list(base):
+            parts = _relative(base, key).split("/")
+            if parts[0] == MANIFEST or parts[0].startswith(STAGE_PREFIX):
+                continue
+            if len(parts) == 1 or (len(parts) == 2 and parts[1].startswith("part-")):
+                entries.setdefault(parts[0], {"objects": []})["objects"].append(
+                    _relative(base, key)
+                )
+        return entries
+
+    # -- source ------------------------------------------------------------------------------
     def locations(self, prefix: str = "") -> list[str]:
-        """Locations holding a complete delivery (a manifest), relative to the bucket prefix."""
+        """Locations holding a delivery (a manifest), relative to the bucket prefix."""
         root = self._base(None)
         found = []
-        for key in self._list(_join(root, prefix) if prefix else root):
-            if key == _join(root, MANIFEST) or key.endswith("/" + MANIFEST):
-                rest = key[len(root) :].strip("/") if root else key
+        for key in self._list(root):
+            rest = _relative(root, key)
+            if rest == MANIFEST or rest.endswith("/" + MANIFEST):
                 found.append(rest[: -len(MANIFEST)].strip("/"))
         return sorted(loc for loc in found if loc.startswith(prefix))
 
     def tables(self, location: str | None = None) -> list[str]:
-        """Tables at a location: single objects and folders of parts, staging left out."""
-        base = self._base(location)
-        names = set()
-        for key in self._list(base + "/" if base else ""):
-            parts = key[len(base) :].strip("/").split("/") if base else key.split("/")
-            if len(parts) == 1 or (len(parts) == 2 and parts[1].startswith("part-")):
-                names.add(parts[0])
-        return sorted(n for n in names if n != MANIFEST and not n.startswith(STAGE_PREFIX))
+        """Tables at a location: the manifest's; without one, plain objects and part folders."""
+        return sorted(self._entries(self._base(location)))
 
     def exists(self, table: str, location: str | None = None) -> bool:
-        """Whether any object of the table exists."""
-        return bool(self._table_keys(self._base(location), table))
+        return table in self._entries(self._base(location))
 
     def schema(self, location: str | None = None, tables: list[str] | None = None) -> list[Table]:
         """Tables with columns, keys and rows: from the manifest, else from the objects."""
         base = self._base(location)
-        known = self.tables(location)
-        names = known if tables is None else tables
-        missing = [n for n in names if n not in known]
+        entries = self._entries(base)
+        names = sorted(entries) if tables is None else tables
+        missing = [n for n in names if n not in entries]
         if missing:
             raise NotFoundError(
                 f"no table(s) {', '.join(missing)} at {self.uri(base)}; tables there: "
-                f"{', '.join(known) or 'none'}"
+                f"{', '.join(sorted(entries)) or 'none'}"
             )
-        entries = self._manifest(base).get("tables", {})
         return [
-            Table.model_validate(entries[n]["table"]) if n in entries else self._inspect(base, n)
+            Table.model_validate(entries[n]["table"])
+            if "table" in entries[n]
+            else self._inspect(base, n, entries[n]["objects"])
             for n in names
         ]
 
-    def _inspect(self, base: str, name: str) -> Table:
+    def _inspect(self, base: str, name: str, objects: list[str]) -> Table:
         from synthpipe.types import columns_from_arrow
 
         schema, rows = None, 0
-        with tempfile.TemporaryDirectory(prefix="synthpipe-read-") as folder:
-            for key in self._table_keys(base, name):
-                path = Path(folder) / "object"
-                self._download(key, path)
-                schema, count = file_schema(path, _sniff(path))
-                rows += count
+        for key in objects:
+            with self._errors(), self.fs.open_input_file(self._path(_join(base, key))) as f:
+                schema, count = file_schema(f)
+            rows += count
         return Table(name=name, columns=columns_from_arrow(schema), rows=rows)
 
     def read(
@@ -185,40 +270,23 @@ class ObjectStoreConnector(Connector):
         columns: list[str] | None = None,
         batch_size: int = 65_536,
     ) -> Iterator[pa.RecordBatch]:
-        """The table's rows as Arrow record batches, object by object."""
+        """The table's rows as Arrow record batches, object by object, as the manifest says."""
         base = self._base(location)
-        keys = self._table_keys(base, table)
-        if not keys:
+        entries = self._entries(base)
+        if table not in entries:
             raise NotFoundError(
                 f"no table '{table}' at {self.uri(base)}; tables there: "
-                f"{', '.join(self.tables(location)) or 'none'}"
+                f"{', '.join(sorted(entries)) or 'none'}"
             )
-        return self._stream(keys, self._arrow_schema(base, table), columns, batch_size)
+        keys = [_join(base, k) for k in entries[table]["objects"]]
+        return self._stream(keys, _arrow_schema(entries[table]), columns, batch_size)
 
     def _stream(self, keys, schema, columns, batch_size) -> Iterator[pa.RecordBatch]:
-        with tempfile.TemporaryDirectory(prefix="synthpipe-read-") as folder:
-            for key in keys:
-                path = Path(folder) / "object"
-                self._download(key, path)
-                yield from read_file(path, _sniff(path), batch_size, columns, schema)
+        for key in keys:
+            with self._errors(), self.fs.open_input_file(self._path(key)) as f:
+                yield from read_object(f, batch_size, columns, schema)
 
-    def _arrow_schema(self, base: str, table: str) -> pa.Schema | None:
-        """The table's Arrow schema as the manifest records it (it types CSV columns)."""
-        import pyarrow as pa
-
-        from synthpipe.types import arrow_type
-
-        entry = self._manifest(base).get("tables", {}).get(table)
-        if not entry or entry["table"].get("columns") is None:
-            return None
-        found = Table.model_validate(entry["table"])
-        return pa.schema([pa.field(c.name, arrow_type(c)) for c in found.columns])
-
-    def _manifest(self, base: str) -> dict:
-        raw = self._get_bytes(_join(base, MANIFEST))
-        return json.loads(raw) if raw else {}
-
-    # -- delivery --------------------------------------------------------------------------
+    # -- delivery ----------------------------------------------------------------------------
     def write(
         self,
         table: Table,
@@ -236,121 +304,174 @@ class ObjectStoreConnector(Connector):
         mode: WriteMode = WriteMode.FAIL,
         *,
         create_constraints: bool = False,
+        dataset_id: str | None = None,
     ) -> dict[str, int]:
-        """Deliver several tables: stage every object, then swap them in and write the manifest.
+        """Deliver several tables as one commit of the manifest (see the module docstring).
 
-        ``fail`` refuses when any object of any target exists; ``append`` rewrites each existing
-        table with the new rows after its own (columns by name, types checked first);
-        ``create_constraints`` has no meaning here (the manifest records the keys regardless).
+        ``fail`` refuses when any target exists; ``append`` adds the new parts next to the old
+        ones (types checked first, integer keys moved past the old ones); a repeated append of
+        ``dataset_id`` changes nothing. ``create_constraints`` has no meaning here (the manifest
+        records the keys regardless).
         """
         mode = WriteMode(mode)
         base = self._base(location)
-        old = {t.name: self._table_keys(base, t.name) for t, _ in tables}
-        existing = [t.name for t, _ in tables if old[t.name]]
+        names = [check_table_name(t.name, self.uri(base)) for t, _ in tables]
+        if len(set(names)) != len(names):
+            raise ConnectorError(f"a delivery to {self.uri(base)} names a table twice: {names}")
+        previous, version = self._manifest(base)
+        entries = previous.get("tables", {}) if previous else self._entries(base)
+        existing = [n for n in names if n in entries]
         if mode is WriteMode.FAIL and existing:
             raise TargetExistsError([self.uri(_join(base, n)) for n in existing])
+        done = already_delivered(tables, entries, set(existing), mode, dataset_id)
+        todo = [(t, d) for t, d in tables if t.name not in done]
+        if not todo:
+            log.info("dataset %s is already in %s: nothing appended", dataset_id, base)
+            return done
         if mode is WriteMode.APPEND:
-            tables = self._appending(tables, location, existing)
-        stage = _join(base, f"{STAGE_PREFIX}{secrets.token_hex(4)}")
+            todo = self._appending(todo, base, entries, existing)
+        delivery = f"{STAGE_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+        prefix = _join(base, delivery)
         try:
-            staged = [self._stage(t, d, stage, base) for t, d in tables]
-            self._swap(base, staged, old)
+            written = {t.name: self._stage(t, d, prefix, base) for t, d in todo}
+            self._check_staged(base, prefix, written)
+            content = self._manifest_for(entries, written, mode, dataset_id, delivery)
+            with self._errors():
+                committed = self._write_if(
+                    _join(base, MANIFEST), json.dumps(content, indent=2).encode(), version
+                )
+            if not committed:
+                raise ConcurrentDeliveryError(
+                    f"another delivery to {self.uri(base)} committed its manifest while this "
+                    "one was writing; this delivery was not applied and its objects were "
+                    "removed; the location holds the other delivery's tables: retry to apply "
+                    "this one"
+                )
         except BaseException:
-            self._discard(stage)
+            self._discard(prefix)
             raise
-        # Also what an earlier delivery could not clean up (its connection dropped): one
-        # location takes one delivery at a time, so no other delivery is staging here.
-        self._discard(_join(base, STAGE_PREFIX))
-        return {s.table.name: s.rows for s in staged}
+        self._tidy(base, entries, content["tables"])
+        return {**done, **{name: entry["rows"] for name, entry in written.items()}}
 
-    def _stage(self, table: Table, data: Batches, stage: str, base: str) -> Staged:
+    def _check_staged(self, base: str, prefix: str, written: dict) -> None:
+        """Refuse to commit when an object this delivery wrote has gone."""
+        present = set(self._list(prefix))
+        gone = [k for e in written.values() for k in e["objects"] if _join(base, k) not in present]
+        if gone:
+            raise ConcurrentDeliveryError(
+                f"{len(gone)} object(s) this delivery wrote under {self.uri(prefix)} were "
+                "removed while it ran, by another delivery's cleanup of interrupted deliveries; "
+                "nothing was applied: retry, and set abandoned_after_s above the longest pause "
+                "between two writes of a delivery"
+            )
+
+    def _stage(self, table: Table, data: Batches, prefix: str, base: str) -> dict:
+        """Write one table's parts under the delivery prefix; its manifest entry."""
         batches = iter(data)
         first = next(batches, None)
-        schema = _writable(
-            first.schema if first is not None else _schema_of(table), self.config.format
-        )
-        staged = Staged(table)
-        uploaded: list[str] = []
+        fallback = _schema_of(table)
+        schema = _writable(first.schema if first is not None else fallback, self.config.format)
+        folder = _join(prefix, table.name)
 
-        def ship(index: int, path: Path) -> None:
-            key = _join(stage, table.name, path.name)
-            self._upload(key, path)
-            uploaded.append(key)
+        def open_part(index: int):
+            name = f"part-{index:05d}.{self.config.format}"
+            return name, self.fs.open_output_stream(self._path(_join(folder, name)))
 
-        rest = itertools.chain([first], batches) if first is not None else batches
-        staged.rows, parts = write_parts(
-            rest, schema, self.config.format, self.config.partition_rows, ship
-        )
-        if parts == 1:
-            staged.moves = [(uploaded[0], _join(base, table.name))]
-        else:
-            staged.moves = [(k, _join(base, table.name, k.rsplit("/", 1)[1])) for k in uploaded]
-        staged.table = _described(table, schema, staged.rows)
-        return staged
-
-    def _swap(self, base: str, staged: list[Staged], old: dict[str, list[str]]) -> None:
-        manifest = _join(base, MANIFEST)
-        previous = self._manifest(base)
-        self._delete([manifest])  # from here until the end, readers can tell it is incomplete
-        for s in staged:
-            for source, key in s.moves:
-                self._copy(source, key)
-            stale = sorted(set(old[s.table.name]) - {key for _, key in s.moves})
-            if stale:
-                self._delete(stale)
-        content = self._manifest_for(base, staged, previous)
-        self._put_bytes(manifest, json.dumps(content, indent=2).encode())
-
-    def _manifest_for(self, base: str, staged: list[Staged], previous: dict) -> dict:
-        delivered = {s.table.name for s in staged}
-        kept = {
-            name: entry
-            for name, entry in previous.get("tables", {}).items()
-            if name not in delivered and self._table_keys(base, name)
+        with self._errors():
+            rows, names = write_parts(
+                _chained(first, batches), schema, self.config.format,
+                self.config.partition_rows, open_part,
+            )  # fmt: skip
+        described = _described(table, schema, rows)
+        return {
+            "objects": [_relative(base, _join(folder, n)) for n in names],
+            "rows": rows,
+            "table": described.model_dump(mode="json", exclude_defaults=True),
         }
-        tables = {
-            s.table.name: {
-                "objects": [_relative(base, key) for _, key in s.moves],
-                "rows": s.rows,
-                "table": s.table.model_dump(mode="json", exclude_defaults=True),
-            }
-            for s in staged
-        }
+
+    def _manifest_for(self, entries, written, mode, dataset_id, delivery) -> dict:
+        """The new manifest: the old entries, with the written tables replaced or extended."""
+        tables = dict(entries)
+        for name, entry in written.items():
+            old = entries.get(name) if mode is WriteMode.APPEND else None
+            ids = {dataset_id: entry["rows"]} if dataset_id else {}
+            if old:
+                entry = {
+                    **entry,
+                    "objects": old["objects"] + entry["objects"],
+                    "rows": old.get("rows", 0) + entry["rows"],
+                    "table": {**old.get("table", entry["table"]), "rows": None},
+                }
+                ids = {**old.get("datasets", {}), **ids}
+            entry["table"]["rows"] = entry["rows"]
+            tables[name] = {**entry, "datasets": ids}
         return {
             "format_version": MANIFEST_VERSION,
             "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "format": self.config.format,
-            "tables": {**kept, **tables},
+            "delivery": delivery,
+            "tables": tables,
         }
 
-    def _discard(self, stage: str) -> None:
-        """Delete every object whose key starts with ``stage`` (a staging prefix)."""
+    def _tidy(self, base: str, old: dict, new: dict) -> None:
+        """After a commit: delete what the new manifest no longer lists, and abandoned
+        delivery prefixes. Failures are logged: the delivery itself is complete."""
         try:
-            keys = self._list(stage if stage.endswith(STAGE_PREFIX) else stage + "/")
-            if keys:
-                self._delete(keys)
+            listed = {k for e in new.values() for k in e["objects"]}
+            kept = {k.split("/", 1)[0] for k in listed if k.startswith(STAGE_PREFIX)}
+            gone = sorted({k for e in old.values() for k in e["objects"]} - listed)
+            self._delete([_join(base, k) for k in gone])
+            self._remove_abandoned(base, kept)
         except ConnectorError as exc:
-            log.warning("could not delete staged objects under %s: %s", self.uri(stage), exc)
+            log.warning("could not remove superseded objects under %s: %s", self.uri(base), exc)
 
-    def _appending(self, tables, location: str | None, existing: list[str]) -> list:
-        """Each existing table's old rows followed by the new ones, after checking the types."""
+    def _remove_abandoned(self, base: str, known: set[str]) -> None:
+        """Delete delivery prefixes no manifest lists that nothing wrote to for a while."""
+        newest: dict[str, float] = {}
+        for info in self._listing(base):
+            rest = _relative(base, info.path[len(self.config.bucket) + 1 :])
+            top = rest.split("/", 1)[0]
+            if top.startswith(STAGE_PREFIX) and "/" in rest and top not in known:
+                stamp = info.mtime.timestamp() if info.mtime else 0.0
+                newest[top] = max(newest.get(top, 0.0), stamp)
+        limit = time.time() - self.config.abandoned_after_s
+        for prefix, stamp in sorted(newest.items()):
+            if stamp <= limit:
+                log.info("removing %s, left by an interrupted delivery", self.uri(prefix))
+                self._delete_prefix(_join(base, prefix))
+
+    def _appending(self, tables, base: str, entries: dict, existing: list[str]) -> list:
+        """New batches conformed to each existing table's schema, keys moved past the old."""
         from synthpipe.types import columns_from_arrow
 
-        base = self._base(location)
         result, problems = [], []
         for table, data in tables:
             if table.name not in existing:
                 result.append((table, data))
                 continue
-            (old,) = self.schema(location, [table.name])
-            schema = self._arrow_schema(base, table.name) or _schema_of(old)
+            entry = entries[table.name]
+            old = (
+                Table.model_validate(entry["table"])
+                if "table" in entry
+                else self._inspect(base, table.name, entry["objects"])
+            )
+            schema = _arrow_schema(entry) or _schema_of(old)
             problems += _append_problems(table, columns_from_arrow(schema))
-            keys = self._table_keys(base, table.name)
             merged = table.model_copy(update={"columns": old.columns})
-            result.append((merged, _then(self._stream(keys, schema, None, 65_536), data, schema)))
+            result.append((merged, _conformed(data, schema)))
         if problems:
             raise ConnectorError("append refused before writing anything: " + "; ".join(problems))
-        return result
+
+        def largest(name: str, column: str) -> int | None:
+            import pyarrow.compute as pc
+
+            keys = [_join(base, k) for k in entries[name]["objects"]]
+            tops = [pc.max(b.column(0)).as_py() for b in self._stream(keys, None, [column],
+                                                                      65_536)]  # fmt: skip
+            tops = [t for t in tops if t is not None]
+            return int(max(tops)) if tops else None
+
+        return shift_keys(result, set(existing), largest)
 
 
 def _append_problems(new: Table, old_columns) -> list[str]:
@@ -371,11 +492,10 @@ def _append_problems(new: Table, old_columns) -> list[str]:
     return problems
 
 
-def _then(old: Iterator[pa.RecordBatch], new: Batches, schema: pa.Schema) -> Iterator:
-    """Old batches, then new ones conformed to the old schema (missing columns as nulls)."""
+def _conformed(new: Batches, schema: pa.Schema) -> Iterator:
+    """New batches conformed to the old schema (missing columns as nulls)."""
     import pyarrow as pa
 
-    yield from old
     for batch in new:
         arrays = [
             batch.column(f.name).cast(f.type)
@@ -384,6 +504,19 @@ def _then(old: Iterator[pa.RecordBatch], new: Batches, schema: pa.Schema) -> Ite
             for f in schema
         ]
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _chained(first, rest) -> Iterator:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _arrow_schema(entry: dict) -> pa.Schema | None:
+    """A table's Arrow schema as the manifest records it (it types CSV columns)."""
+    if not entry.get("table") or entry["table"].get("columns") is None:
+        return None
+    return _schema_of(Table.model_validate(entry["table"]))
 
 
 def _schema_of(table: Table) -> pa.Schema:
@@ -414,17 +547,6 @@ def _described(table: Table, schema: pa.Schema, rows: int) -> Table:
 
     columns = table.columns if table.columns is not None else columns_from_arrow(schema)
     return table.model_copy(update={"columns": columns, "rows": rows})
-
-
-def _sniff(path: Path) -> str:
-    """``parquet`` when the file starts with parquet's magic bytes, else ``csv``."""
-    with open(path, "rb") as file:
-        return "parquet" if file.read(4) == b"PAR1" else "csv"
-
-
-def _is_part(key: str, folder: str) -> bool:
-    rest = key[len(folder) :] if key.startswith(folder) else ""
-    return rest.startswith("part-") and "/" not in rest
 
 
 def _join(*parts: str) -> str:
