@@ -188,6 +188,8 @@ class Store:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_home()
+        # Why each record a listing skipped was unreadable, by folder name (for UIs to show).
+        self.skipped: dict[str, str] = {}
 
     # -- paths --------------------------------------------------------------------------------
     def generator_dir(self, gen_id: str) -> Path:
@@ -252,6 +254,7 @@ class Store:
             except ArtifactError as exc:
                 if p.exists():  # else deleted by another process meanwhile
                     log.warning("skipped %s: %s", p.name, exc)
+                    self.skipped[p.name] = str(exc)
         return sorted(records, key=lambda r: r.created_at)
 
     def generators(self) -> list[GeneratorRecord]:

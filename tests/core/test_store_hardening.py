@@ -205,6 +205,9 @@ def test_a_damaged_record_is_skipped_by_listings_with_a_warning(home, trained, c
     with caplog.at_level(logging.WARNING, logger="synthpipe.store"):
         assert [g.id for g in synthpipe.list_generators()] == [trained.id]
     assert "skipped gen-broken" in caplog.text
+    store = Store(home)
+    store.generators()
+    assert "damaged" in store.skipped["gen-broken"]  # for UIs to name it
     assert synthpipe.generate("shop").status is Status.DONE  # others still generate
     with pytest.raises(ArtifactError, match=r"cannot read .*gen-broken.*damaged"):
         synthpipe.get_generator("gen-broken")

@@ -115,8 +115,10 @@ def create_app(home: str | Path | None = None, *, authenticate: bool = True) -> 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         try:
-            return page.render(data=summary(store()), error=None)
-        except SynthpipeError as exc:  # a damaged record: say which, still serve the page
+            listed = store()
+            data = summary(listed)  # damaged records are skipped: say which
+            return page.render(data=data, error="; ".join(listed.skipped.values()) or None)
+        except SynthpipeError as exc:  # still serve the page
             empty = {"home": str(store().root), "generators": [], "datasets": []}
             return page.render(data=empty, error=str(exc))
 
