@@ -33,6 +33,7 @@ import stat
 import tempfile
 import time
 import zipfile
+import zlib
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -582,6 +583,10 @@ class Store:
                 _unpack(zf, members, tmp, path)
                 write_json_atomic(tmp / "record.json", record.model_dump(mode="json"))
                 os.replace(tmp, target)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise ArtifactError(
+                    f"{path} is damaged ({exc}); not imported: export the generator again"
+                ) from None
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return record

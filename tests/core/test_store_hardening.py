@@ -195,6 +195,20 @@ def test_an_archive_without_record_json_is_refused_clearly(home, exported, tmp_p
         synthpipe.import_generator(hostile)
 
 
+def test_an_archive_with_a_corrupt_member_is_refused_and_leaves_nothing(home, exported, tmp_path):
+    data = bytearray(exported.read_bytes())
+    with zipfile.ZipFile(exported) as zf:
+        info = zf.getinfo("model/arrays.npz")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 10, start + 60):
+        data[i] ^= 0xFF  # flip bytes inside the compressed data
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"damaged.zip is damaged .*not imported"):
+        synthpipe.import_generator(damaged)
+    assert len(list((home / "generators").iterdir())) == 1
+
+
 # -- 3. damaged and future-version records -------------------------------------------------------
 
 
