@@ -303,6 +303,58 @@ def test_a_reference_to_a_large_lookup_is_never_rare_and_keeps_its_orphan_share(
     assert pc.count_distinct(made["weather_code"]).as_py() > 5000
 
 
+def test_a_composite_lookup_reference_overlapping_a_narrower_one_follows_the_other_columns():
+    # (origin, time_hour) -> weather and origin -> airports share origin. Flights leave only
+    # in the daytime and the late flights are long: the weather row must be learned with the
+    # other columns, not drawn at random among all (night) rows of the lookup.
+    rng = np.random.default_rng(5)
+    hours = [dt.datetime(2013, 1, 1) + dt.timedelta(hours=h) for h in range(24 * 60)]
+    origins = ["EWR", "JFK"]
+    weather = pa.table(
+        {
+            "origin": [o for o in origins for _ in hours],
+            "time_hour": hours * 2,
+            "temp": np.round(rng.normal(10, 8, 2 * len(hours)), 1),
+        }
+    )
+    airports = pa.table({"faa": ["EWR", "JFK", "LGA"], "name": ["Newark", "Kennedy", "LaG"]})
+    day = [i for i, t in enumerate(weather["time_hour"].to_pylist()) if 6 <= t.hour <= 21]
+    n = 8_000
+    pick = pa.array(rng.choice(day, n))
+    late = np.array([t.hour >= 17 for t in weather["time_hour"].take(pick).to_pylist()])
+    flights = pa.table(
+        {
+            "flight_id": np.arange(n),
+            "origin": weather["origin"].take(pick),
+            "time_hour": weather["time_hour"].take(pick),
+            "distance": np.where(late, rng.normal(2000, 100, n), rng.normal(500, 50, n)).round(),
+        }
+    )
+    config = GeneratorConfig(
+        tables=[
+            table(
+                "flights",
+                flights,
+                primary_key=["flight_id"],
+                foreign_keys=[
+                    ForeignKey(column="origin", referenced_table="airports"),
+                    ForeignKey(column=["origin", "time_hour"], referenced_table="weather"),
+                ],
+            ),
+            table("weather", weather, primary_key=["origin", "time_hour"], original_data=True),
+            table("airports", airports, primary_key=["faa"], original_data=True),
+        ]
+    )
+    made = train_and_sample(config, {"flights": flights, "weather": weather, "airports": airports},
+                            seed=2)["flights"]  # fmt: skip
+    made_hours = np.array([t.hour for t in made["time_hour"].to_pylist()])
+    assert np.mean((made_hours >= 6) & (made_hours <= 21)) > 0.99  # no night flights
+    long = made["distance"].to_numpy() > 1250
+    assert np.mean(long == (made_hours >= 17)) > 0.95  # the hour and the distance agree
+    assert orphan_share(made, ["origin", "time_hour"], weather, ["origin", "time_hour"]) == 0.0
+    assert orphan_share(made, ["origin"], airports, ["faa"]) == 0.0
+
+
 # -- refused shapes ------------------------------------------------------------------------------
 
 

@@ -57,8 +57,9 @@ class Rule:
     # datetime: the time zone the parts are in, when it is not the datetime's own
     zone: str = ""
     # identity, datetime: the dependent is missing wherever an input is (a cancelled flight
-    # has no delay)
+    # has no delay), and ``filled``: present wherever the inputs are (no other missing values)
     nulls: bool = False
+    filled: bool = False
     # copy and order rules between a child and its parent: the parent table, the child's
     # foreign key columns and the parent's referenced columns
     parent: str | None = None
@@ -93,6 +94,8 @@ class Rule:
             return f"{self.column} = {self.inputs[0]} * {self.constant:g} + {self.inputs[1]}"
         if self.kind == "identity" and self.op == "clock":
             return f"{self.column} = minutes from {self.inputs[1]} to {self.inputs[0]} (HHMM times)"
+        if self.kind == "identity" and self.op == "clock+":
+            return f"{self.column} = {self.inputs[0]} + {self.inputs[1]} minutes (HHMM times)"
         if self.kind == "identity":
             return f"{self.column} = {self.inputs[0]} {self.op} {self.inputs[1]}"
         if self.kind == "datetime" and self.op == "compose":
@@ -120,6 +123,7 @@ class Rule:
             "constant": self.constant,
             "zone": self.zone,
             "nulls": self.nulls,
+            "filled": self.filled,
             "parts": self.parts,
             "parent": self.parent,
             "fk": self.fk,
@@ -279,6 +283,10 @@ def identity(rule: Rule, inputs: list[np.ndarray]) -> np.ndarray:
     if rule.op == "clock":
         late, early = (np.floor(v / 100) * 60 + np.mod(v, 100) for v in inputs)
         return np.mod(late - early - rule.constant, 1440) + rule.constant
+    if rule.op == "clock+":  # an HHMM time from an earlier one and the minutes between
+        early = np.floor(inputs[0] / 100) * 60 + np.mod(inputs[0], 100)
+        minutes = np.mod(early + inputs[1], 1440)
+        return np.floor(minutes / 60) * 100 + np.mod(minutes, 60)
     return _OPS[rule.op](inputs[0], inputs[1])
 
 
@@ -397,7 +405,7 @@ def apply(
     if rule.kind in COMPUTED and rule.nulls:
         missing = pa.array(~applies)
         current = pc.if_else(missing, pa.nulls(len(current), plain(current).type), plain(current))
-    if rule.kind in COMPUTED:
+    if rule.kind in COMPUTED and not rule.filled:
         applies = applies & _valid(current)
     if isinstance(implied, np.ndarray):
         if rule.kind == "datetime":

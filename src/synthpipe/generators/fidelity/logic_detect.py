@@ -175,6 +175,7 @@ def detect(
     for rule in rules:
         if rule.kind in COMPUTED:
             rule.nulls = _missing_with_inputs(rule, table)
+            rule.filled = _present_with_inputs(rule, table)
     return rules
 
 
@@ -186,6 +187,16 @@ def _missing_with_inputs(rule: Rule, table: Columns) -> bool:
         return False
     missing = ~table.arrays[rule.column].is_valid().to_numpy(zero_copy_only=False)
     return bool(missing[lacking].mean() >= HOLD)
+
+
+def _present_with_inputs(rule: Rule, table: Columns) -> bool:
+    """Whether the dependent is present wherever every input is (computed there, whatever
+    the model left missing)."""
+    _, applies = expected(rule, table.arrays, {})
+    if not applies.any():
+        return False
+    missing = ~table.arrays[rule.column].is_valid().to_numpy(zero_copy_only=False)
+    return bool(missing[applies].mean() <= 1 - HOLD)
 
 
 def offsets(rules: list[Rule], columns: dict[str, pa.Array], parents: list[ParentRef]):
@@ -351,7 +362,20 @@ def _identities(table: Columns, dependents: set[str]) -> list[Rule]:
         if share is not None and share >= HOLD and _applies(rule, table) >= MIN_ROWS:
             rule.share = share
             rules.append(rule)
+            if op == "clock":  # the later time from the earlier one and the minutes between
+                rules.extend(_later_time(rule, table))
     return _one_per_triple(_recompose(rules, table), table)
+
+
+def _later_time(rule: Rule, table: Columns) -> list[Rule]:
+    """``late = early + a minutes`` for a verified ``a = minutes from early to late``."""
+    late, early = rule.inputs
+    inverse = Rule("identity", late, [early, rule.column], 0.0, op="clock+")
+    share = measure(inverse, table.arrays, {})
+    if share is None or share < HOLD:
+        return []
+    inverse.share = share
+    return [inverse]
 
 
 def _recompose(rules: list[Rule], table: Columns) -> list[Rule]:
@@ -476,16 +500,29 @@ def _applies(rule: Rule, table: Columns) -> int:
 
 
 def _one_per_triple(rules: list[Rule], table: Columns) -> list[Rule]:
-    """Of the forms of one identity (a = b + c, b = a - c, ...) keep the one whose dependent is
-    the last of the three columns: derived columns usually follow their inputs."""
-    rules.sort(key=lambda r: -table.position[r.column])
+    """Of the forms of one identity (a = b + c, b = a - c, ...) keep the one whose dependent
+    has the widest spread, then the last of the three columns. The chain learns the other two:
+    the difference of two wide, closely related columns (a delay between two clock times) is
+    learned far better directly than as the difference of two learned values."""
+    rules.sort(key=lambda r: (-_spread(table, r.column), -table.position[r.column]))
     seen, kept = set(), []
     for rule in rules:
-        key = (frozenset([rule.column, *rule.inputs]), rule.op if rule.op not in "+-" else "+")
+        op = "+" if rule.op in ("+", "-") else "clock" if rule.op.startswith("clock") else rule.op
+        key = (frozenset([rule.column, *rule.inputs]), op)
         if key not in seen:
             seen.add(key)
             kept.append(rule)
     return kept
+
+
+def _spread(table: Columns, name: str) -> float:
+    """The interquartile range of a numeric column (its standard deviation when that is 0)."""
+    values = table.floats(name)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return 0.0
+    low, high = np.percentile(values, [25, 75])
+    return float(high - low) or float(np.std(values))
 
 
 # -- datetime parts -----------------------------------------------------------------------------

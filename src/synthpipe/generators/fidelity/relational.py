@@ -328,12 +328,15 @@ def prepare(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
 
 def chain_lookups(table: Table, config: GeneratorConfig) -> list[tuple[int, ForeignKey]]:
     """References to original-data tables learned in the table's chain (as the lookup row):
-    those whose columns belong to no other key of the table."""
+    those whose columns belong to no other key of the table, except narrower references to
+    original-data tables, which the chosen row fills (``(origin, time_hour) -> weather`` fills
+    ``origin -> airports``)."""
+    lookups = dict(lookup_references(table, config))
     out = []
-    for i, fk in lookup_references(table, config):
+    for i, fk in lookups.items():
         others = set(table.primary_key or [])
         for j, other in enumerate(table.foreign_keys):
-            if j != i:
+            if j != i and not (j in lookups and set(other.columns) < set(fk.columns)):
                 others.update(other.columns)
         if not others & set(fk.columns):
             out.append((i, fk))
