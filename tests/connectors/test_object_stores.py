@@ -520,3 +520,18 @@ def test_reading_an_unknown_table_names_the_tables_there(store):
     store.write(PEOPLE, people(1).to_batches(), "ds")
     with pytest.raises(NotFoundError, match="tables there: people"):
         store.read("ghost", "ds")
+
+
+def test_a_location_in_the_first_layout_is_read_and_then_replaced_cleanly(store):
+    """format_version 1: one object per table named after it, its staging under _sp_<token>/."""
+    put_parquet(store, "deliveries/ds/people", people(3))
+    put_parquet(store, "deliveries/ds/_sp_0a1b2c3d/people", people(3))  # a killed delivery's
+    old = {"objects": ["people"], "rows": 3, "table": PEOPLE.model_dump(mode="json")}
+    first = {"format_version": 1, "format": "parquet", "tables": {"people": old}}
+    with store.fs.open_output_stream(f"{store.config.bucket}/deliveries/ds/_manifest.json") as out:
+        out.write(json.dumps(first).encode())
+    assert ids(store) == [0, 1, 2]
+    variant(store, abandoned_after_s=0).write(PEOPLE, people(1, start=7).to_batches(), "ds",
+                                              mode="overwrite")  # fmt: skip
+    assert ids(store) == [7]
+    assert raw(store) == listed(store)

@@ -5,7 +5,8 @@ Layout under ``<prefix>`` (the bucket's prefix joined with the location):
 - ``<prefix>/_sp_<stamp>-<token>/<table>/part-00000.parquet`` ...: the parts one delivery wrote,
   under a prefix of its own (parquet, or CSV);
 - ``<prefix>/_manifest.json``: the tables, each with its objects (keys relative to the prefix),
-  row count, schema and the dataset ids it holds. Readers follow the manifest only.
+  row count, schema and the datasets it holds (``{dataset_id: rows}``). Readers follow the
+  manifest only.
 
 A delivery writes its parts under its own prefix, then commits by writing the manifest with a
 conditional write: "only if the manifest is still the one I read" (S3 ``If-Match`` /
@@ -14,8 +15,8 @@ never mix: one commits, the other fails with ``ConcurrentDeliveryError`` and rem
 own prefix. After a commit, the objects the previous manifest listed and the new one does not
 (superseded deliveries) are deleted, and so are delivery prefixes that no manifest lists and
 that nothing has written to for ``abandoned_after_s`` seconds (left by a killed delivery).
-An append lists the old objects next to the new ones; a retried append of a dataset the
-manifest already records for every table is a no-op.
+An append lists the old objects next to the new ones; it skips a table whose entry records
+the dataset being appended (a retry) and an existing lookup table (``original_data``).
 
 Before committing, a delivery checks that every object it wrote is still there (another
 delivery's tidy with a too short ``abandoned_after_s`` may have taken them), so a manifest never
@@ -309,9 +310,10 @@ class ObjectStoreConnector(Connector):
         """Deliver several tables as one commit of the manifest (see the module docstring).
 
         ``fail`` refuses when any target exists; ``append`` adds the new parts next to the old
-        ones (types checked first, integer keys moved past the old ones); a repeated append of
+        ones (types checked first, integer keys and the foreign keys referencing them moved past
+        the old ones), leaving existing lookup tables as they are; a repeated append of
         ``dataset_id`` changes nothing. ``create_constraints`` has no meaning here (the manifest
-        records the keys regardless).
+        records the keys regardless). Returns the rows each table received.
         """
         mode = WriteMode(mode)
         base = self._base(location)
@@ -330,7 +332,9 @@ class ObjectStoreConnector(Connector):
             return done
         if mode is WriteMode.APPEND:
             todo = self._appending(todo, base, entries, existing)
-        delivery = f"{STAGE_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
+        delivery = (
+            f"{STAGE_PREFIX}{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
+        )
         prefix = _join(base, delivery)
         try:
             written = {t.name: self._stage(t, d, prefix, base) for t, d in todo}
