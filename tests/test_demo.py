@@ -150,8 +150,10 @@ def test_make_demo_runs_the_dag_and_dbt_and_ends_good(tmp_path):
     out = tmp_path / "demo-output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dags", "dbt_project", "demo-output"]
     assert (out / "ratdat.duckdb").is_file()
+    # the tables and the delivery's manifest (written last; readers that follow it see whole
+    # deliveries), no staging or temporary files
     assert sorted(p.name for p in (out / "parquet").iterdir()) == [
-        "plots.parquet", "species.parquet", "surveys.parquet"
+        "_manifest.json", "plots.parquet", "species.parquet", "surveys.parquet"
     ]  # fmt: skip
     (report,) = out.glob("store/datasets/*/qa_report.html")
     headline = json.loads((report.parent / "qa_metrics.json").read_text())["headline"]

@@ -138,7 +138,8 @@ def _outputs(out: Path, dataset) -> list[str]:
     return [
         "Outputs",
         f"  DuckDB      {_rel(out / 'ratdat.duckdb')} (schema main: {rows} rows)",
-        f"  Parquet     {_rel(out / 'parquet')}/" + "{plots,species,surveys}.parquet",
+        f"  Parquet     {_rel(out / 'parquet')}/"
+        + "{plots,species,surveys}.parquet, _manifest.json",
         f"  QA report   {_rel(folder / 'qa_report.html')} (metrics: qa_metrics.json)",
         f"  Validation  {_rel(folder / 'validation.html')}",
         f"  dbt         {_rel(out / 'dbt' / 'ratdat_dbt.duckdb')} (models),"
