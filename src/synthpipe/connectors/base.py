@@ -107,8 +107,11 @@ class Connector:
         location: str | None = None,
         mode: WriteMode = WriteMode.FAIL,
     ) -> int:
-        """Write one table's batches with the given mode; returns rows written."""
-        raise self._unsupported("writing")
+        """Write one table's batches with the given mode; returns rows written. By default one
+        ``write_tables`` call; a connector overrides one of the two."""
+        if type(self).write_tables is Connector.write_tables:
+            raise self._unsupported("writing")
+        return self.write_tables([(table, data)], location, mode)[table.name]
 
     def write_tables(
         self,

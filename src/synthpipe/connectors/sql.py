@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
+from synthpipe.connectors.appending import shift_keys
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode, mask_text
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
@@ -308,6 +309,21 @@ class SQLConnector(Connector):
         raise self._unsupported("transactions")
         yield  # pragma: no cover
 
+    @contextlib.contextmanager
+    def _commit_or_roll_back(self, errors: tuple[type[Exception], ...]) -> Iterator[None]:
+        """For DB-API drivers: commit after the block, roll back when it raises; ``errors``
+        (the driver's) at commit become ConnectorErrors."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.connection.rollback()
+            raise
+        try:
+            self.connection.commit()
+        except errors as exc:
+            raise self._error(exc) from None
+
     def _load(self, qualified: str, table: Table, data: Batches) -> int:
         """Bulk-load batches into an existing table, columns by name; returns rows loaded."""
         raise self._unsupported("bulk loading")
@@ -431,16 +447,6 @@ class SQLConnector(Connector):
         return (rows_to_batch(rows, chosen) for rows in self._fetch(sql, batch_size))
 
     # -- delivery --------------------------------------------------------------------------
-    def write(
-        self,
-        table: Table,
-        data: Batches,
-        location: str | None = None,
-        mode: WriteMode = WriteMode.FAIL,
-    ) -> int:
-        """Write one table's batches with the given mode; returns rows written."""
-        return self.write_tables([(table, data)], location, mode)[table.name]
-
     def write_tables(
         self,
         tables: list[tuple[Table, Batches]],
@@ -793,55 +799,23 @@ def _shift_keys(
     location: str | None,
     mode: WriteMode,
 ) -> list[Batches]:
-    """Batches of an append with keys moved past the existing ones, so a second dataset's
-    keys (which start at the source's first key again) do not collide.
-
-    Applies to a table that exists and has a single-column integer primary key: when its first
-    batch's smallest key is not above the table's largest, every key of the table, and every
-    foreign key of the delivery referencing it, is shifted by the same amount. Lookup tables
-    (``original_data``) keep their keys.
-    """
+    """Batches of an append with keys moved past the existing ones (``appending.shift_keys``),
+    so a second dataset's keys, which start at the source's first key again, do not collide;
+    the largest existing key is asked of the database."""
     if mode is not WriteMode.APPEND:
         return data
-    shifts: dict[str, int] = {}
+    q = connector.dialect
+    finals = {t.table.name: t.final for t in targets}
 
-    def key_of(table: Table) -> str | None:
-        pk = table.primary_key or []
-        column = table.column(pk[0]) if len(pk) == 1 else None
-        if column is None or column.type is not LogicalType.INTEGER or table.original_data:
-            return None
-        return pk[0]
+    def largest(table: str, column: str) -> int | None:
+        top = connector._execute(
+            f"SELECT MAX({q.quote(column)}) FROM {q.qualify(location, finals[table])}"
+        )[0][0]
+        return None if top is None else int(top)
 
-    def shifted(target: Target, batches: Batches) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        key = key_of(target.table) if target.existed else None
-        moves: dict[str, str] = {}  # column -> parent whose shift it takes
-        for fk in target.table.foreign_keys:
-            if len(fk.columns) == 1:
-                moves[fk.columns[0]] = fk.referenced_table
-        first = True
-        for batch in batches:
-            if first and key is not None and key in batch.schema.names and batch.num_rows:
-                q = connector.dialect
-                top = connector._execute(
-                    f"SELECT MAX({q.quote(key)}) FROM {q.qualify(location, target.final)}"
-                )[0][0]
-                low = pc.min(batch.column(key)).as_py()
-                if top is not None and low is not None and low <= int(top):
-                    shifts[target.final] = int(top) + 1 - low
-            first = False
-            own = {key: target.final} if key else {}
-            for column, parent in {**moves, **own}.items():
-                delta = shifts.get(parent)
-                if delta and column in batch.schema.names:
-                    i = batch.schema.get_field_index(column)
-                    moved = pc.add(batch.column(i), pa.scalar(delta, batch.column(i).type))
-                    batch = batch.set_column(i, batch.schema.field(i), moved)
-            yield batch
-
-    return [shifted(t, d) for t, d in zip(targets, data, strict=True)]
+    existing = {t.table.name for t in targets if t.existed}
+    tables = [(t.table, d) for t, d in zip(targets, data, strict=True)]
+    return [batches for _, batches in shift_keys(tables, existing, largest)]
 
 
 def appendable(given: LogicalType, target: LogicalType) -> bool:

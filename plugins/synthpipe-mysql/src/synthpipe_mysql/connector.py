@@ -210,16 +210,8 @@ class MySQLConnector(SQLConnector):
             self.connection.begin()
         except pymysql.MySQLError as exc:
             raise self._error(exc) from None
-        try:
+        with self._commit_or_roll_back((pymysql.MySQLError,)):
             yield
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.connection.rollback()
-            raise
-        try:
-            self.connection.commit()
-        except pymysql.MySQLError as exc:
-            raise self._error(exc) from None
 
     def _load(self, qualified: str, table: Table, data: Batches) -> int:
         """Load the batches with LOAD DATA (or INSERTs); columns matched by name."""

@@ -288,16 +288,6 @@ class ObjectStoreConnector(Connector):
                 yield from read_object(f, batch_size, columns, schema)
 
     # -- delivery ----------------------------------------------------------------------------
-    def write(
-        self,
-        table: Table,
-        data: Batches,
-        location: str | None = None,
-        mode: WriteMode = WriteMode.FAIL,
-    ) -> int:
-        """Write one table's batches with the given mode; returns rows written."""
-        return self.write_tables([(table, data)], location, mode)[table.name]
-
     def write_tables(
         self,
         tables: list[tuple[Table, Batches]],

@@ -154,16 +154,8 @@ class OracleConnector(SQLConnector):
     def _transaction(self) -> Iterator[None]:
         import oracledb
 
-        try:
+        with self._commit_or_roll_back((oracledb.Error,)):
             yield
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.connection.rollback()
-            raise
-        try:
-            self.connection.commit()
-        except oracledb.Error as exc:
-            raise self._error(exc) from None
 
     def _load(self, qualified: str, table: Table, data: Batches) -> int:
         """Array DML: each batch bound as Arrow data to one ``executemany``."""
