@@ -379,3 +379,46 @@ def test_a_pair_of_columns_determines_a_third():
     rule = rule_for(state, "distance")
     assert rule.kind == "dependency" and rule.inputs == ["origin", "dest"]
     assert share(rule, synthetic, state) >= 0.99
+
+
+def test_a_pair_never_seen_together_is_redrawn_as_a_real_route():
+    # each origin flies to its own 60 of 1,500 airports (a lookup table, as in nycflights13);
+    # the chain learns the airport row with coarse groups of its many values, so some drawn
+    # pairs are routes that do not exist. Their destination is redrawn among the origin's real
+    # routes, so the distance can be looked up for every row.
+    rng = np.random.default_rng(9)
+    airports = pa.table({"faa": [f"A{i:04d}" for i in range(1500)]})
+    codes = airports["faa"].to_pylist()
+    routes = {o: list(rng.choice(codes, 60, replace=False)) for o in ("EWR", "JFK", "LGA")}
+    origin = rng.choice(list(routes), ROWS)
+    dest = np.array([rng.choice(routes[o]) for o in origin])
+    miles = {(o, d): int(rng.integers(100, 3000)) for o in routes for d in routes[o]}
+    arrow = pa.table(
+        {
+            "origin": origin,
+            "dest": dest,
+            "distance": [miles[o, d] for o, d in zip(origin, dest, strict=True)],
+            "seats": rng.integers(50, 300, ROWS),
+        }
+    )
+    config = GeneratorConfig(
+        tables=[
+            Table(
+                name="t",
+                columns=columns_from_arrow(arrow.schema),
+                foreign_keys=[ForeignKey(column="dest", referenced_table="airports")],
+            ),
+            Table(
+                name="airports",
+                columns=columns_from_arrow(airports.schema),
+                primary_key=["faa"],
+                original_data=True,
+            ),
+        ]
+    )
+    state, synthetic = fit_and_sample({"t": arrow, "airports": airports}, config, seed=3)
+    rule = rule_for(state, "distance")
+    made = synthetic["t"]
+    pairs = list(zip(made["origin"].to_pylist(), made["dest"].to_pylist(), strict=True))
+    assert np.mean([p in miles for p in pairs]) == 1.0
+    assert share(rule, synthetic, state) == 1.0

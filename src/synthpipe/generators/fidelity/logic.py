@@ -421,6 +421,39 @@ def apply(
     values[rule.column] = pc.if_else(pa.array(applies), implied, current)
 
 
+def redraw_unseen(rule: Rule, values: dict[str, pa.Array], rng: np.random.Generator) -> None:
+    """For a dependency on several columns, rows whose input tuple the real data never had get
+    their last input redrawn among the real tuples sharing the other inputs (as often as the
+    real data has each), so the dependent can be looked up: a route, not a random pair of
+    airports. Rows whose other inputs never occurred keep their values."""
+    from synthpipe.generators.fidelity.relational import draw_within, match_rows
+
+    names = [f"key{i}" for i in range(len(rule.inputs))]
+    mapping = rule.mapping
+    inputs = [values[c] for c in rule.inputs]
+    rows, null = match_rows(pa.table(dict(zip(names, inputs, strict=True))), mapping.select(names))
+    unseen = np.flatnonzero((rows < 0) & ~null)
+    if not len(unseen):
+        return
+    others = mapping.select(names[:-1])
+    groups, _ = match_rows(others, others)
+    picked = pa.array(unseen)
+    wanted = pa.table({n: a.take(picked) for n, a in zip(names[:-1], inputs[:-1], strict=True)})
+    within, _ = match_rows(wanted, others)
+    weights = mapping.column("rows").to_numpy().astype(np.float64)
+    picks = draw_within(within, groups, weights, rng)
+    found = picks >= 0
+    if not found.any():
+        return
+    last = plain(inputs[-1])
+    drawn = plain(mapping.column(names[-1]).combine_chunks()).take(pa.array(picks[found]))
+    if drawn.type != last.type:
+        drawn = drawn.cast(last.type, safe=False)
+    index = np.arange(len(last))
+    index[unseen[found]] = len(last) + np.arange(int(found.sum()))
+    values[rule.inputs[-1]] = pa.concat_arrays([last, drawn]).take(pa.array(index))
+
+
 def _ordered(rule: Rule, values, links, current: pa.Array, dtype: pa.DataType) -> pa.Array:
     """dependent = base + sign * offset, the offset learned by the chain (never negative)."""
     offset = values.get(rule.offset)
@@ -464,7 +497,12 @@ class RuleSet:
                 parents[rule.parent] = parent_columns(rule.parent)
         return cls(rules, parents)
 
-    def apply(self, values: dict[str, pa.Array], types: dict[str, pa.DataType]) -> None:
+    def apply(
+        self,
+        values: dict[str, pa.Array],
+        types: dict[str, pa.DataType],
+        rng: np.random.Generator | None = None,
+    ) -> None:
         """Compute every rule's dependent column of a generated batch, in place."""
         links: dict[str, Link] = {}
         for rule in self.rules:
@@ -473,9 +511,23 @@ class RuleSet:
             if rule.parent and links[rule.parent] is None:
                 continue
             try:
+                if rng is not None and self._redrawable(rule):
+                    redraw_unseen(rule, values, rng)
                 apply(rule, values, types, links)
             except (pa.ArrowException, ValueError, TypeError, OverflowError):
                 continue  # values the rule cannot be computed for keep the model's draw
+
+    def _redrawable(self, rule: Rule) -> bool:
+        """A dependency on several columns whose last input no other rule uses."""
+        if rule.kind != "dependency" or len(rule.inputs) < 2 or rule.mapping is None:
+            return False
+        if "rows" not in rule.mapping.column_names:
+            return False
+        last = rule.inputs[-1]
+        return not any(
+            other is not rule and (last == other.column or last in other.inputs)
+            for other in self.rules
+        )
 
     def _link(self, rule: Rule, values: dict[str, pa.Array]) -> Link | None:
         columns = self.parents.get(rule.parent) or {}

@@ -337,6 +337,8 @@ def _verify_dependency(table: Columns, inputs: list[str], b: str) -> Rule | None
         for name, (codes, values) in zip(names, coded, strict=True)
     }
     mapping["value"] = values_b.take(pa.array(mode[mapped]))
+    if len(inputs) > 1:  # how often each tuple occurs, to redraw unseen combinations by
+        mapping["rows"] = pa.array(sizes[mapped], pa.int64())
     return Rule("dependency", b, list(inputs), float(share), mapping=pa.table(mapping))
 
 

@@ -290,7 +290,7 @@ class _Assembler:
         values.update(keys)
         for column in self.fake:
             values[column.name] = self._fake(column, n, rng)
-        self.rules.apply(values, types)
+        self.rules.apply(values, types, rng)
         kept = {c: values[c] for c in self.sampler.kept.get(self.table.name, ()) if c in values}
         memo = (*self._memo(values, targets, keys), kept)
         arrays = [values[f.name] if f.name in values else pa.nulls(n, f.type) for f in self.schema]
