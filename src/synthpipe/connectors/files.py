@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from synthpipe.connectors.appending import shift_keys
+from synthpipe.connectors.appending import already_delivered, shift_keys
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode
 from synthpipe.connectors.sql import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
@@ -267,7 +267,7 @@ class FilesConnector(Connector):
         existing = {t.name: p for t, _ in tables if (p := _locate(folder, t.name)) is not None}
         if mode is WriteMode.FAIL and existing:
             raise TargetExistsError([t.name for t, _ in tables if t.name in existing])
-        done = _already_delivered(tables, entries, existing, mode, dataset_id)
+        done = already_delivered(tables, entries, existing, mode, dataset_id)
         todo = [(t, d) for t, d in tables if t.name not in done]
         if not todo:
             return done
@@ -402,21 +402,6 @@ def _entries(entries, written, files, existing, mode, dataset_id) -> dict:
             datasets[dataset_id] = new
         result[name] = {"file": files[name], "rows": total, "datasets": datasets}
     return result
-
-
-def _already_delivered(tables, entries, existing, mode, dataset_id) -> dict[str, int]:
-    """Tables an append leaves as they are, with the rows reported for them: lookup tables
-    that exist already, and tables the manifest records ``dataset_id`` for."""
-    if mode is not WriteMode.APPEND:
-        return {}
-    done = {}
-    for table, _ in tables:
-        recorded = entries.get(table.name, {}).get("datasets", {})
-        if dataset_id and dataset_id in recorded and table.name in existing:
-            done[table.name] = int(recorded[dataset_id])
-        elif table.original_data and table.name in existing:
-            done[table.name] = 0
-    return done
 
 
 # -- swapping and recovery -----------------------------------------------------------------
