@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from synthpipe.connectors.sql import Dialect, appendable, scrub
+from synthpipe.connectors.appending import appendable
+from synthpipe.connectors.sql import Dialect, scrub
 from synthpipe.errors import ConnectorError
 from synthpipe.schema import Column
 from synthpipe.schema import LogicalType as T

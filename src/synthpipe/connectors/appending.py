@@ -17,12 +17,59 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from synthpipe.connectors.base import Batches, WriteMode
-from synthpipe.schema import LogicalType, Table
+from synthpipe.schema import Column, LogicalType, Table
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 Largest = Callable[[str, str], "int | None"]
+
+
+# Logical types a column may be appended into, beyond its own; textual types go into each other.
+_APPENDABLE = {
+    LogicalType.INTEGER: {LogicalType.INTEGER, LogicalType.FLOAT, LogicalType.DECIMAL},
+    LogicalType.FLOAT: {LogicalType.FLOAT, LogicalType.DECIMAL},
+    LogicalType.DECIMAL: {LogicalType.DECIMAL, LogicalType.FLOAT},
+    LogicalType.BOOLEAN: {LogicalType.BOOLEAN},
+    LogicalType.DATE: {LogicalType.DATE, LogicalType.DATETIME},
+    LogicalType.DATETIME: {LogicalType.DATETIME},
+}
+TEXTUAL = {LogicalType.STRING, LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.LAT_LONG}
+
+
+def appendable(given: LogicalType, target: LogicalType) -> bool:
+    """Whether a column of logical type ``given`` may be appended into one of type ``target``."""
+    if target in TEXTUAL:
+        return given in TEXTUAL
+    return target in _APPENDABLE.get(given, set())
+
+
+def append_problems(table: Table, existing: list[Column]) -> list[str]:
+    """Why ``table``'s columns cannot be appended into a target with columns ``existing``;
+    [] if they can: each column must exist with an appendable type, and every NOT NULL target
+    column must be present."""
+    have = {c.name: c for c in existing}
+    problems = []
+    for column in table.columns or []:
+        target = have.get(column.name)
+        if target is None:
+            problems.append(
+                f"column '{table.name}.{column.name}' does not exist in the target "
+                f"(it has: {', '.join(have)}); add it or drop it"
+            )
+        elif not appendable(column.type, target.type):
+            problems.append(
+                f"column '{table.name}.{column.name}' is {column.type.value} but the target "
+                f"column is {target.type.value}; cast it or use mode 'overwrite'"
+            )
+    given = set(table.column_names)
+    for name, target in have.items():
+        if name not in given and not target.nullable:
+            problems.append(
+                f"target column '{table.name}.{name}' is NOT NULL but the data has no such "
+                "column; add it to the data"
+            )
+    return problems
 
 
 def integer_key(table: Table) -> str | None:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from synthpipe.connectors.appending import shift_keys
+from synthpipe.connectors.appending import TEXTUAL, append_problems, shift_keys
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode, mask_text
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
@@ -72,18 +72,8 @@ _CONTEXT = Context(prec=38)
 # Tables with more rows than this (by the catalog's estimate) are not counted exactly.
 EXACT_COUNT_BELOW = 100_000
 
+
 # Logical types a column may be appended into, per logical type of the incoming column.
-_APPENDABLE = {
-    LogicalType.INTEGER: {LogicalType.INTEGER, LogicalType.FLOAT, LogicalType.DECIMAL},
-    LogicalType.FLOAT: {LogicalType.FLOAT, LogicalType.DECIMAL},
-    LogicalType.DECIMAL: {LogicalType.DECIMAL, LogicalType.FLOAT},
-    LogicalType.BOOLEAN: {LogicalType.BOOLEAN},
-    LogicalType.DATE: {LogicalType.DATE, LogicalType.DATETIME},
-    LogicalType.DATETIME: {LogicalType.DATETIME},
-}
-_TEXTUAL = {LogicalType.STRING, LogicalType.CATEGORICAL, LogicalType.TEXT, LogicalType.LAT_LONG}
-
-
 class Dialect:
     """How one database spells identifiers and types; subclasses adjust the tables."""
 
@@ -149,7 +139,7 @@ class Dialect:
 
     def column_type(self, column: Column, *, key: bool = False) -> str:
         """The DDL type of a column, with precision and scale for decimals."""
-        if key and column.type in _TEXTUAL and self.key_string_type:
+        if key and column.type in TEXTUAL and self.key_string_type:
             return self.key_string_type
         template = self.types[column.type]
         if column.type is LogicalType.DECIMAL:
@@ -579,7 +569,7 @@ class SQLConnector(Connector):
             return False
         for column in table.columns or []:
             old = have[column.name]
-            same = old.type == column.type or (old.type in _TEXTUAL and column.type in _TEXTUAL)
+            same = old.type == column.type or (old.type in TEXTUAL and column.type in TEXTUAL)
             if column.type is LogicalType.DECIMAL and column.precision is not None:
                 same = same and (old.precision, old.scale) == (column.precision, column.scale)
             if not same or (column.nullable and not old.nullable):
@@ -602,28 +592,7 @@ class SQLConnector(Connector):
 
     def _append_problems(self, table: Table, location: str | None) -> list[str]:
         """Why ``table``'s columns cannot be appended into the existing target; [] if they can."""
-        existing = {c.name: c for c in self._catalog_columns(location, table.name)}
-        problems = []
-        for column in table.columns or []:
-            have = existing.get(column.name)
-            if have is None:
-                problems.append(
-                    f"column '{table.name}.{column.name}' does not exist in the target "
-                    f"(it has: {', '.join(existing)}); add it or drop it"
-                )
-            elif not appendable(column.type, have.type):
-                problems.append(
-                    f"column '{table.name}.{column.name}' is {column.type.value} but the target "
-                    f"column is {have.type.value}; cast it or use mode 'overwrite'"
-                )
-        given = set(table.column_names)
-        for name, have in existing.items():
-            if name not in given and not have.nullable:
-                problems.append(
-                    f"target column '{table.name}.{name}' is NOT NULL but the data has no such "
-                    "column; add it to the data"
-                )
-        return problems
+        return append_problems(table, self._catalog_columns(location, table.name))
 
     def _deliver(
         self,
@@ -816,13 +785,6 @@ def _shift_keys(
     existing = {t.table.name for t in targets if t.existed}
     tables = [(t.table, d) for t, d in zip(targets, data, strict=True)]
     return [batches for _, batches in shift_keys(tables, existing, largest)]
-
-
-def appendable(given: LogicalType, target: LogicalType) -> bool:
-    """Whether a column of logical type ``given`` may be appended into one of type ``target``."""
-    if target in _TEXTUAL:
-        return given in _TEXTUAL
-    return target in _APPENDABLE.get(given, set())
 
 
 def references(table: Table, tables: dict[str, Table]) -> list[tuple[ForeignKey, str]]:

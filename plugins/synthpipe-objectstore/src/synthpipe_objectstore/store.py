@@ -42,9 +42,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from synthpipe.connectors.appending import already_delivered, shift_keys
+from synthpipe.connectors.appending import already_delivered, append_problems, shift_keys
 from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode
-from synthpipe.connectors.sql import appendable
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.names import check_location, check_table_name
 from synthpipe.schema import Table
@@ -450,7 +449,7 @@ class ObjectStoreConnector(Connector):
                 else self._inspect(base, table.name, entry["objects"])
             )
             schema = _arrow_schema(entry) or _schema_of(old)
-            problems += _append_problems(table, columns_from_arrow(schema))
+            problems += append_problems(table, columns_from_arrow(schema))
             merged = table.model_copy(update={"columns": old.columns})
             result.append((merged, _conformed(data, schema)))
         if problems:
@@ -466,24 +465,6 @@ class ObjectStoreConnector(Connector):
             return int(max(tops)) if tops else None
 
         return shift_keys(result, set(existing), largest)
-
-
-def _append_problems(new: Table, old_columns) -> list[str]:
-    have = {c.name: c for c in old_columns}
-    problems = []
-    for column in new.columns or []:
-        target = have.get(column.name)
-        if target is None:
-            problems.append(
-                f"column '{new.name}.{column.name}' is not in the existing table "
-                f"(it has: {', '.join(have)})"
-            )
-        elif not appendable(column.type, target.type):
-            problems.append(
-                f"column '{new.name}.{column.name}' is {column.type.value} but the "
-                f"existing column is {target.type.value}"
-            )
-    return problems
 
 
 def _conformed(new: Batches, schema: pa.Schema) -> Iterator:
