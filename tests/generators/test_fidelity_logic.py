@@ -422,3 +422,32 @@ def test_a_pair_never_seen_together_is_redrawn_as_a_real_route():
     pairs = list(zip(made["origin"].to_pylist(), made["dest"].to_pylist(), strict=True))
     assert np.mean([p in miles for p in pairs]) == 1.0
     assert share(rule, synthetic, state) == 1.0
+
+
+def test_an_identity_whose_preferred_column_is_a_parent_copy_keeps_another_form():
+    # a child's `total` is its order's `total` (a copy) and also `net + tax` with tax about a
+    # tenth of it: the widest column, total, is taken by the copy, so the identity computes
+    # net = total - tax instead of being dropped
+    rng = np.random.default_rng(11)
+    orders = pa.table({"order_id": np.arange(300), "total": rng.integers(10, 200, 300) * 100})
+    owner = rng.integers(0, 300, ROWS)
+    total = orders["total"].to_numpy()[owner]
+    tax = total // 10 + rng.integers(0, 6, ROWS)
+    lines = pa.table(
+        {"line_id": np.arange(ROWS), "order_id": owner, "total": total, "net": total - tax,
+         "tax": tax}
+    )  # fmt: skip
+    config = GeneratorConfig(
+        tables=[
+            Table(name="orders", columns=columns_from_arrow(orders.schema),
+                  primary_key=["order_id"]),
+            Table(name="t", columns=columns_from_arrow(lines.schema), primary_key=["line_id"],
+                  foreign_keys=[ForeignKey(column="order_id", referenced_table="orders",
+                                           is_context=True)]),
+        ]
+    )  # fmt: skip
+    state, synthetic = fit_and_sample({"orders": orders, "t": lines}, config, seed=5)
+    assert rule_for(state, "total").kind == "copy"
+    rule = identity_over(state, {"total", "net", "tax"})
+    assert rule.column == "net"
+    assert share(rule, synthetic, state) >= 0.99

@@ -366,7 +366,7 @@ def _identities(table: Columns, dependents: set[str]) -> list[Rule]:
             rules.append(rule)
             if op == "clock":  # the later time from the earlier one and the minutes between
                 rules.extend(_later_time(rule, table))
-    return _one_per_triple(_recompose(rules, table), table)
+    return _best_form_first(_recompose(rules, table), table)
 
 
 def _later_time(rule: Rule, table: Columns) -> list[Rule]:
@@ -501,20 +501,24 @@ def _applies(rule: Rule, table: Columns) -> int:
     return int(np.sum(np.all([~np.isnan(table.floats(c)) for c in rule.inputs], axis=0)))
 
 
-def _one_per_triple(rules: list[Rule], table: Columns) -> list[Rule]:
-    """Of the forms of one identity (a = b + c, b = a - c, ...) keep the one whose dependent
-    has the widest spread, then the last of the three columns. The chain learns the other two:
-    the difference of two wide, closely related columns (a delay between two clock times) is
-    learned far better directly than as the difference of two learned values."""
+def _best_form_first(rules: list[Rule], table: Columns) -> list[Rule]:
+    """The forms of each identity (a = b + c, b = a - c, ...), preferred first: the one whose
+    dependent has the widest spread, then the last of the three columns. The chain learns the
+    other two: the difference of two wide, closely related columns (a delay between two clock
+    times) is learned far better directly than as the difference of two learned values.
+    ``_acyclic`` keeps the first form whose dependent is free (one that another rule computes
+    already, say an HHMM time from its hour and minute, leaves the identity to its next form).
+    """
     rules.sort(key=lambda r: (-_spread(table, r.column), -table.position[r.column]))
-    seen, kept = set(), []
-    for rule in rules:
-        op = "+" if rule.op in ("+", "-") else "clock" if rule.op.startswith("clock") else rule.op
-        key = (frozenset([rule.column, *rule.inputs]), op)
-        if key not in seen:
-            seen.add(key)
-            kept.append(rule)
-    return kept
+    return rules
+
+
+def _identity_key(rule: Rule) -> tuple | None:
+    """What the forms of one identity share: its columns and the family of its operation."""
+    if rule.kind != "identity":
+        return None
+    op = "+" if rule.op in ("+", "-") else "clock" if rule.op.startswith("clock") else rule.op
+    return frozenset([rule.column, *rule.inputs]), op
 
 
 def _spread(table: Columns, name: str) -> float:
@@ -780,13 +784,19 @@ def _gap(rule: Rule, table: Columns, parents: list[ParentRef]) -> float | None:
 def _acyclic(rules: list[Rule]) -> list[Rule]:
     """One rule per dependent column, no column computed from itself, in application order."""
     chosen: dict[str, Rule] = {}
+    identities: set[tuple] = set()  # one form of each identity
     for rule in rules:
         if rule.column in chosen or rule.column.startswith(OFFSET):
+            continue
+        key = _identity_key(rule)
+        if key is not None and key in identities:
             continue
         inputs = [] if rule.parent else rule.inputs
         if any(_derives(chosen, i, rule.column) for i in inputs):
             continue
         chosen[rule.column] = rule
+        if key is not None:
+            identities.add(key)
     ordered, done = [], set()
 
     def visit(column: str):
