@@ -122,3 +122,21 @@ def test_every_mapped_option_is_a_setting_of_its_connector(conn_type):
         fields = registry[kind].Config.model_fields
         assert set(mapping.options) <= set(fields), f"{kind}: {set(mapping.options) - set(fields)}"
         assert set(mapping.secret) <= set(mapping.options)
+
+
+def test_secrets_of_an_airflow_postgres_connection_never_show_in_the_connectors_repr():
+    # the password field and a password among the extra's connection parameters
+    airflow = conn(
+        "postgres",
+        host="db",
+        login="u",
+        password="s3cr3t-field",
+        schema="sales",
+        extra={"params": {"password": "s3cr3t-extra", "application_name": "synthpipe"}},
+    )
+    spec, secrets = synthpipe_connection(airflow)
+    assert "s3cr3t-field" in secrets
+    connector = plugins.connector_class(spec["connector"])(**spec["options"])
+    shown = repr(connector) + str(connector)
+    assert "s3cr3t-field" not in shown and "s3cr3t-extra" not in shown
+    assert "db" in shown  # the connector is still named by its host
