@@ -451,3 +451,65 @@ def test_an_identity_whose_preferred_column_is_a_parent_copy_keeps_another_form(
     rule = identity_over(state, {"total", "net", "tax"})
     assert rule.column == "net"
     assert share(rule, synthetic, state) >= 0.99
+
+
+def test_a_row_of_a_large_lookup_is_chosen_to_match_the_columns_the_child_copies():
+    # flights copy year, month, day and hour from a weather row keyed by (origin, time_hour)
+    # (2 x 8,760 rows: the chain can only group them coarsely); late flights are long. The
+    # weather row is chosen again among the rows whose hour and date equal the flight's own,
+    # learned with its distance, so the copies hold and the hour still goes with the distance.
+    rng = np.random.default_rng(12)
+    hours = np.datetime64("2013-01-01T00", "h") + np.arange(24 * 365)
+    stamps = pa.array(np.tile(hours, 2).astype("datetime64[us]"))
+    weather = pa.table(
+        {
+            "origin": np.repeat(["EWR", "JFK"], len(hours)),
+            "time_hour": stamps,
+            "year": pc.year(stamps),
+            "month": pc.month(stamps),
+            "day": pc.day(stamps),
+            "hour": pc.hour(stamps),
+            "temp": rng.normal(10, 8, len(stamps)).round(1),
+        }
+    )
+    day = np.flatnonzero(np.isin(weather["hour"].to_numpy(), np.arange(6, 22)))
+    pick = pa.array(rng.choice(day, ROWS))
+    hour = weather["hour"].take(pick).to_numpy()
+    flights = pa.table(
+        {
+            "flight_id": np.arange(ROWS),
+            "origin": weather["origin"].take(pick),
+            "time_hour": weather["time_hour"].take(pick),
+            "year": weather["year"].take(pick),
+            "month": weather["month"].take(pick),
+            "day": weather["day"].take(pick),
+            "hour": hour,
+            "distance": np.where(hour >= 17, rng.normal(2000, 100, ROWS),
+                                 rng.normal(500, 50, ROWS)).round(),
+        }
+    )  # fmt: skip
+    config = GeneratorConfig(
+        tables=[
+            Table(
+                name="t",
+                columns=columns_from_arrow(flights.schema),
+                primary_key=["flight_id"],
+                foreign_keys=[
+                    ForeignKey(column=["origin", "time_hour"], referenced_table="weather")
+                ],
+            ),
+            Table(name="weather", columns=columns_from_arrow(weather.schema),
+                  primary_key=["origin", "time_hour"], original_data=True),
+        ]
+    )  # fmt: skip
+    state, synthetic = fit_and_sample({"t": flights, "weather": weather}, config, seed=6)
+    assert rule_for(state, "hour").kind == "copy"
+    made = synthetic["t"]
+    made_hour = made["hour"].to_numpy()
+    assert np.mean((made_hour >= 6) & (made_hour < 22)) > 0.99
+    assert np.mean((made["distance"].to_numpy() > 1250) == (made_hour >= 17)) > 0.95
+    rows = parent_rows(
+        [made["origin"], made["time_hour"]], [weather["origin"], weather["time_hour"]]
+    )
+    assert np.all(rows >= 0)
+    assert np.array_equal(weather["hour"].to_numpy()[rows], made_hour)  # the copy holds

@@ -17,6 +17,7 @@ side. ``measure`` gives the share of rows that hold a rule, for real and synthet
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -421,6 +422,57 @@ def apply(
     values[rule.column] = pc.if_else(pa.array(applies), implied, current)
 
 
+def rematch_lookup(
+    copies: list[Rule], values: dict[str, pa.Array], lookup: dict, rng: np.random.Generator
+) -> None:
+    """Choose again the lookup row of each child row that copies columns from it: among the
+    rows whose copied columns equal the child's own (learned with the rest of the row), first
+    keeping the reference's leading columns, then not; uniform among equals. The chain draws
+    a lookup of many rows (weather per hour) through coarse groups, while the copied columns
+    (the hour) are learned with every other column. Rows without an equal lookup row, and
+    dangling references (real orphans), keep the chain's draw."""
+    from synthpipe.generators.fidelity.relational import draw_within, match_rows
+
+    copies = [r for r in copies if r.fk == copies[0].fk] if copies else []
+    if not copies:
+        return
+    fk, key = copies[0].fk, copies[0].parent_key
+    child = {r.column: r.inputs[0] for r in copies if r.column not in fk}
+    if not child or not all(c in values for c in [*fk, *child]):
+        return
+    if not all(c in lookup for c in [*key, *child.values()]):
+        return
+    rows, _ = match_rows(pa.table({c: values[c] for c in fk}),
+                         pa.table({c: lookup[c] for c in key}))  # fmt: skip
+    open_rows = np.flatnonzero(rows >= 0)  # references to real rows only
+    chosen = np.full(len(rows), -1, np.int64)
+    for kept in (fk[:-1], []):
+        todo = open_rows[chosen[open_rows] < 0]
+        if not len(todo):
+            break
+        take = pa.array(todo)
+        mine = pa.table(
+            {f"c{i}": values[c].take(take) for i, c in enumerate([*child, *kept])}
+        )
+        theirs_cols = [*child.values(), *[key[fk.index(c)] for c in kept]]
+        theirs = pa.table({f"c{i}": lookup[c] for i, c in enumerate(theirs_cols)})
+        groups, _ = match_rows(theirs, theirs)
+        wanted, _ = match_rows(mine, theirs)
+        picks = draw_within(wanted, groups, np.ones(len(groups)), rng)
+        chosen[todo[picks >= 0]] = picks[picks >= 0]
+    found = np.flatnonzero(chosen >= 0)
+    if not len(found):
+        return
+    index = np.arange(len(rows))
+    index[found] = len(rows) + np.arange(len(found))
+    for column, parent_column in zip(fk, key, strict=True):
+        current = plain(values[column])
+        new = plain(lookup[parent_column]).take(pa.array(chosen[found]))
+        if new.type != current.type:
+            new = new.cast(current.type, safe=False)
+        values[column] = pa.concat_arrays([current, new]).take(pa.array(index))
+
+
 def redraw_unseen(rule: Rule, values: dict[str, pa.Array], rng: np.random.Generator) -> None:
     """For a dependency on several columns, rows whose input tuple the real data never had get
     their last input redrawn among the real tuples sharing the other inputs (as often as the
@@ -476,10 +528,18 @@ def _ordered(rule: Rule, values, links, current: pa.Array, dtype: pa.DataType) -
 class RuleSet:
     """The rules of one table, applied in order to every generated batch."""
 
-    def __init__(self, rules: list[Rule], parents: dict[str, tuple[list[str], dict]]):
+    def __init__(
+        self,
+        rules: list[Rule],
+        parents: dict[str, tuple[list[str], dict]],
+        lookups: frozenset[str] = frozenset(),
+    ):
         self.rules = rules
         # per parent table: its referenced key columns and generated columns (concatenated)
         self.parents = parents
+        # parents that are original-data lookups: their rows may be chosen again to match the
+        # child's own values of the columns it copies from them
+        self.lookups = lookups
 
     @classmethod
     def from_state(cls, meta: dict | None, state, prefix: str, parent_columns) -> RuleSet:
@@ -495,7 +555,9 @@ class RuleSet:
         for rule in rules:
             if rule.parent and rule.parent not in parents:
                 parents[rule.parent] = parent_columns(rule.parent)
-        return cls(rules, parents)
+        tables = state.meta.get("tables", {})
+        lookups = frozenset(p for p in parents if tables.get(p, {}).get("original"))
+        return cls(rules, parents, lookups)
 
     def apply(
         self,
@@ -504,6 +566,12 @@ class RuleSet:
         rng: np.random.Generator | None = None,
     ) -> None:
         """Compute every rule's dependent column of a generated batch, in place."""
+        if rng is not None:
+            for parent in sorted(self.lookups):
+                copies = [r for r in self.rules if r.kind == "copy" and r.parent == parent]
+                # on an error the chain's draw stands; the copies below make it consistent
+                with contextlib.suppress(pa.ArrowException, ValueError, TypeError):
+                    rematch_lookup(copies, values, self.parents[parent], rng)
         links: dict[str, Link] = {}
         for rule in self.rules:
             if rule.parent and rule.parent not in links:
