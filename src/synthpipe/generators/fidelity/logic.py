@@ -451,9 +451,7 @@ def rematch_lookup(
         if not len(todo):
             break
         take = pa.array(todo)
-        mine = pa.table(
-            {f"c{i}": values[c].take(take) for i, c in enumerate([*child, *kept])}
-        )
+        mine = pa.table({f"c{i}": values[c].take(take) for i, c in enumerate([*child, *kept])})
         theirs_cols = [*child.values(), *[key[fk.index(c)] for c in kept]]
         theirs = pa.table({f"c{i}": lookup[c] for i, c in enumerate(theirs_cols)})
         groups, _ = match_rows(theirs, theirs)
