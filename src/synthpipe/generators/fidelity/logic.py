@@ -431,7 +431,7 @@ def rematch_lookup(
     a lookup of many rows (weather per hour) through coarse groups, while the copied columns
     (the hour) are learned with every other column. Rows without an equal lookup row, and
     dangling references (real orphans), keep the chain's draw."""
-    from synthpipe.generators.fidelity.relational import draw_within, match_rows
+    from synthpipe.generators.fidelity.relational import draw_matching, match_rows
 
     copies = [r for r in copies if r.fk == copies[0].fk] if copies else []
     if not copies:
@@ -454,21 +454,12 @@ def rematch_lookup(
         mine = pa.table({f"c{i}": values[c].take(take) for i, c in enumerate([*child, *kept])})
         theirs_cols = [*child.values(), *[key[fk.index(c)] for c in kept]]
         theirs = pa.table({f"c{i}": lookup[c] for i, c in enumerate(theirs_cols)})
-        groups, _ = match_rows(theirs, theirs)
-        wanted, _ = match_rows(mine, theirs)
-        picks = draw_within(wanted, groups, np.ones(len(groups)), rng)
+        picks = draw_matching(mine, theirs, np.ones(theirs.num_rows), rng)
         chosen[todo[picks >= 0]] = picks[picks >= 0]
     found = np.flatnonzero(chosen >= 0)
-    if not len(found):
-        return
-    index = np.arange(len(rows))
-    index[found] = len(rows) + np.arange(len(found))
     for column, parent_column in zip(fk, key, strict=True):
-        current = plain(values[column])
         new = plain(lookup[parent_column]).take(pa.array(chosen[found]))
-        if new.type != current.type:
-            new = new.cast(current.type, safe=False)
-        values[column] = pa.concat_arrays([current, new]).take(pa.array(index))
+        values[column] = _replaced(values[column], found, new)
 
 
 def redraw_unseen(rule: Rule, values: dict[str, pa.Array], rng: np.random.Generator) -> None:
@@ -476,7 +467,7 @@ def redraw_unseen(rule: Rule, values: dict[str, pa.Array], rng: np.random.Genera
     their last input redrawn among the real tuples sharing the other inputs (as often as the
     real data has each), so the dependent can be looked up: a route, not a random pair of
     airports. Rows whose other inputs never occurred keep their values."""
-    from synthpipe.generators.fidelity.relational import draw_within, match_rows
+    from synthpipe.generators.fidelity.relational import draw_matching, match_rows
 
     names = [f"key{i}" for i in range(len(rule.inputs))]
     mapping = rule.mapping
@@ -485,23 +476,25 @@ def redraw_unseen(rule: Rule, values: dict[str, pa.Array], rng: np.random.Genera
     unseen = np.flatnonzero((rows < 0) & ~null)
     if not len(unseen):
         return
-    others = mapping.select(names[:-1])
-    groups, _ = match_rows(others, others)
     picked = pa.array(unseen)
     wanted = pa.table({n: a.take(picked) for n, a in zip(names[:-1], inputs[:-1], strict=True)})
-    within, _ = match_rows(wanted, others)
     weights = mapping.column("rows").to_numpy().astype(np.float64)
-    picks = draw_within(within, groups, weights, rng)
+    picks = draw_matching(wanted, mapping.select(names[:-1]), weights, rng)
     found = picks >= 0
-    if not found.any():
-        return
-    last = plain(inputs[-1])
     drawn = plain(mapping.column(names[-1]).combine_chunks()).take(pa.array(picks[found]))
-    if drawn.type != last.type:
-        drawn = drawn.cast(last.type, safe=False)
-    index = np.arange(len(last))
-    index[unseen[found]] = len(last) + np.arange(int(found.sum()))
-    values[rule.inputs[-1]] = pa.concat_arrays([last, drawn]).take(pa.array(index))
+    values[rule.inputs[-1]] = _replaced(inputs[-1], unseen[found], drawn)
+
+
+def _replaced(array: pa.Array, rows: np.ndarray, new: pa.Array) -> pa.Array:
+    """``array`` with the values at ``rows`` replaced by ``new`` (cast to its type)."""
+    array = plain(array)
+    if not len(rows):
+        return array
+    if new.type != array.type:
+        new = new.cast(array.type, safe=False)
+    index = np.arange(len(array))
+    index[rows] = len(array) + np.arange(len(rows))
+    return pa.concat_arrays([array, new]).take(pa.array(index))
 
 
 def _ordered(rule: Rule, values, links, current: pa.Array, dtype: pa.DataType) -> pa.Array:

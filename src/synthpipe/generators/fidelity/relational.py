@@ -268,6 +268,16 @@ def draw_within(
     return out
 
 
+def draw_matching(
+    wanted: pa.Table, candidates: pa.Table, weights: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """For each row of ``wanted``, a row of ``candidates`` with equal values (columns taken by
+    position), drawn by ``weights``; -1 where no candidate is equal."""
+    groups, _ = match_rows(candidates, candidates)
+    rows, _ = match_rows(wanted, candidates)
+    return draw_within(rows, groups, weights, rng)
+
+
 def distinct_within(
     picks: np.ndarray, owner: np.ndarray, n_keys: int, rng: np.random.Generator
 ) -> np.ndarray:

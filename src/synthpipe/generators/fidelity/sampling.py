@@ -25,7 +25,7 @@ from synthpipe.generators.fidelity import relational, sequences
 from synthpipe.generators.fidelity.columns import from_float, model_type
 from synthpipe.generators.fidelity.fitting import CHILDREN, FIRST
 from synthpipe.generators.fidelity.logic import RuleSet, kept_columns
-from synthpipe.generators.fidelity.relational import Degrees, draw_within, match_rows
+from synthpipe.generators.fidelity.relational import Degrees, draw_matching
 from synthpipe.generators.fidelity.tablemodel import TableModel
 from synthpipe.generators.keys import (
     KeyFormat,
@@ -373,11 +373,9 @@ class _Assembler:
         fixed = [c for c in columns if c in filled]
         if fixed:
             sub = keys.select([referenced[columns.index(c)] for c in fixed])
-            groups, _ = match_rows(sub, sub)
-            wanted, _ = match_rows(pa.table({c: filled[c] for c in fixed}), sub)
             p = degrees.weights / degrees.weights.sum()
             weights = rng.choice(degrees.values, size=keys.num_rows, p=p) + 1e-9
-            picks = draw_within(wanted, groups, weights, rng)
+            picks = draw_matching(pa.table({c: filled[c] for c in fixed}), sub, weights, rng)
             picks[rng.random(n) < degrees.null_share] = -1
         else:
             picks, _ = degrees.draw(keys.num_rows, n, rng)
