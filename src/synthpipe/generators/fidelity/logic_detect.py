@@ -174,29 +174,19 @@ def detect(
     rules = _acyclic(found)[:MAX_RULES]
     for rule in rules:
         if rule.kind in COMPUTED:
-            rule.nulls = _missing_with_inputs(rule, table)
-            rule.filled = _present_with_inputs(rule, table)
+            rule.nulls, rule.filled = _missing_where_inputs_are(rule, table)
     return rules
 
 
-def _missing_with_inputs(rule: Rule, table: Columns) -> bool:
-    """Whether the dependent is missing (nearly) wherever an input is."""
+def _missing_where_inputs_are(rule: Rule, table: Columns) -> tuple[bool, bool]:
+    """Whether the dependent is missing (nearly) wherever an input is, and present (nearly)
+    wherever every input is (then computed there, whatever the model left missing)."""
     _, applies = expected(rule, table.arrays, {})
+    missing = ~table.arrays[rule.column].is_valid().to_numpy(zero_copy_only=False)
     lacking = ~applies
-    if not lacking.any():
-        return False
-    missing = ~table.arrays[rule.column].is_valid().to_numpy(zero_copy_only=False)
-    return bool(missing[lacking].mean() >= HOLD)
-
-
-def _present_with_inputs(rule: Rule, table: Columns) -> bool:
-    """Whether the dependent is present wherever every input is (computed there, whatever
-    the model left missing)."""
-    _, applies = expected(rule, table.arrays, {})
-    if not applies.any():
-        return False
-    missing = ~table.arrays[rule.column].is_valid().to_numpy(zero_copy_only=False)
-    return bool(missing[applies].mean() <= 1 - HOLD)
+    nulls = bool(lacking.any() and missing[lacking].mean() >= HOLD)
+    filled = bool(applies.any() and missing[applies].mean() <= 1 - HOLD)
+    return nulls, filled
 
 
 def offsets(rules: list[Rule], columns: dict[str, pa.Array], parents: list[ParentRef]):
