@@ -15,12 +15,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from synthpipe.errors import TargetExistsError
+from synthpipe.errors import ConnectorError, TargetExistsError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from synthpipe.schema import Table
+
+
+# Seconds a delivery waits for a lock (another delivery, a reader) before giving up.
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+class LockTimeoutError(ConnectorError):
+    """A delivery gave up waiting for a lock; the message names the blocking session(s)."""
 
 
 class WriteMode(StrEnum):

@@ -54,8 +54,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from synthpipe.connectors.appending import already_delivered, shift_keys
-from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode
-from synthpipe.connectors.sql import DEFAULT_LOCK_TIMEOUT, LockTimeoutError
+from synthpipe.connectors.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    Batches,
+    Connector,
+    ConnectorConfig,
+    LockTimeoutError,
+    WriteMode,
+)
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.hookspecs import hookimpl
 from synthpipe.names import (

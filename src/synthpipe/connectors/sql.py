@@ -47,7 +47,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from synthpipe.connectors.appending import TEXTUAL, append_problems, shift_keys
-from synthpipe.connectors.base import Batches, Connector, ConnectorConfig, WriteMode, mask_text
+from synthpipe.connectors.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    Batches,
+    Connector,
+    ConnectorConfig,
+    WriteMode,
+    mask_text,
+)
+from synthpipe.connectors.base import (
+    LockTimeoutError as LockTimeoutError,  # re-exported: the SQL plugins raise it
+)
 from synthpipe.errors import ConnectorError, NotFoundError, TargetExistsError
 from synthpipe.schema import Column, ForeignKey, LogicalType, Table
 
@@ -61,8 +71,6 @@ STAGE_PREFIX = "_sp_"
 DELIVERY_LOG = "_synthpipe_deliveries"
 # Names hidden from tables() and schema(): staging tables and synthpipe's own bookkeeping.
 HIDDEN_PREFIXES = (STAGE_PREFIX, "_synthpipe_")
-# Seconds a delivery waits for a lock (another delivery, a reader) before giving up.
-DEFAULT_LOCK_TIMEOUT = 30.0
 
 # Scale kept when reading a decimal column declared without precision (NUMERIC, NUMBER).
 UNBOUNDED_SCALE = 10
@@ -202,10 +210,6 @@ class SQLConfig(ConnectorConfig):
     # Seconds a delivery waits for a lock held by another delivery or by a reader before it
     # fails naming the blocking session, with nothing changed.
     lock_timeout: float = Field(default=DEFAULT_LOCK_TIMEOUT, gt=0)
-
-
-class LockTimeoutError(ConnectorError):
-    """A delivery gave up waiting for a lock; the message names the blocking session(s)."""
 
 
 @dataclass
